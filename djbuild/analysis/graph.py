@@ -1,0 +1,282 @@
+"""The import closure of the entry module: what a bundler's tree shaking keeps.
+
+Breadth-first from the entry, so each module's recorded parent gives the shortest chain of
+imports that reaches it; findings quote that chain.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .rules import HAZARD_ADVICE, PLATFORM_MODULES, Allowance, forbidden_reason
+from .scan import ImportRef, scan_source
+
+STDLIB = frozenset(sys.stdlib_module_names)
+
+
+@dataclass
+class Module:
+    name: str
+    path: Path | None  # None for generated modules
+    origin: str  # "project", "vendor", "generated"
+    is_package: bool
+    imported_by: list[tuple[str, int]] = field(default_factory=list)
+
+
+@dataclass
+class Finding:
+    kind: str  # "forbidden-import", "entropy-at-import", "timer-at-import", "blocking-sleep", "unresolved"
+    module: str
+    path: str
+    line: int
+    col: int
+    target: str
+    advice: str
+    chain: list[tuple[str, int]]  # (module, line of the import that leads on), from the entry
+    vendored: bool = False
+    allowed_by: str | None = None
+
+    def describe(self) -> str:
+        where = f"{self.path}:{self.line}:{self.col + 1}"
+        label = {
+            "forbidden-import": f"imports forbidden module '{self.target}'",
+            "unresolved": f"imports '{self.target}', which is not in the project, the stdlib or any vendored package",
+            "entropy-at-import": f"calls {self.target}() while the module loads",
+            "timer-at-import": f"calls {self.target}() while the module loads",
+            "blocking-sleep": f"calls {self.target}()",
+        }[self.kind]
+        chain = " -> ".join(f"{m}:{line}" if line else m for m, line in self.chain)
+        text = f"{where}: {label}{' (vendored package)' if self.vendored else ''}\n"
+        text += f"    chain: {chain}\n    instead: {self.advice}"
+        return text
+
+
+@dataclass
+class Closure:
+    modules: dict[str, Module]
+    findings: list[Finding]
+    third_party: set[str]  # top-level names imported from project code that need vendoring
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.allowed_by is None]
+
+
+class Resolver:
+    """Where a module name lives: the project root, the vendored packages, or nowhere."""
+
+    def __init__(self, project_root: Path, vendor_dir: Path | None, generated: set[str]) -> None:
+        self.project_root = project_root
+        self.vendor_dir = vendor_dir
+        self.generated = generated
+        self._project_tops = {
+            p.name if p.is_dir() else p.stem
+            for p in project_root.iterdir()
+            if (p.is_dir() and (p / "__init__.py").exists()) or p.suffix == ".py"
+        }
+
+    def find(self, name: str) -> tuple[str, Path, bool] | None:
+        top = name.split(".")[0]
+        rel = Path(*name.split("."))
+        bases: list[tuple[str, Path]] = []
+        if top in self._project_tops:
+            bases.append(("project", self.project_root))
+        elif self.vendor_dir is not None:
+            bases.append(("vendor", self.vendor_dir))
+        for origin, base in bases:
+            pkg = base / rel / "__init__.py"
+            if pkg.is_file():
+                return origin, pkg, True
+            mod = base / rel.with_suffix(".py")
+            if mod.is_file():
+                return origin, mod, False
+            if origin == "vendor" and (base / rel).is_dir() and "." not in name:
+                # A native-only or namespace package: shipped whole, nothing to scan.
+                return origin, base / rel, True
+        return None
+
+
+def _parents(name: str) -> list[str]:
+    parts = name.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts) + 1)]
+
+
+def walk(
+    entry: str,
+    resolver: Resolver,
+    allow: list[Allowance],
+    display_root: Path,
+    entry_path: Path | None = None,
+) -> Closure:
+    modules: dict[str, Module] = {}
+    parent: dict[str, tuple[str, int]] = {}
+    findings: list[Finding] = []
+    third_party: set[str] = set()
+    if entry_path is not None:
+        modules[entry] = Module(entry, entry_path, "entry", False)
+    else:
+        found = resolver.find(entry)
+        if found is None:
+            raise FileNotFoundError(f"entry module {entry!r} not found")
+        origin, path, is_pkg = found
+        modules[entry] = Module(entry, path, origin, is_pkg)
+    queue: deque[str] = deque([entry])
+
+    def chain_to(name: str) -> list[tuple[str, int]]:
+        out: list[tuple[str, int]] = []
+        cur = name
+        while cur in parent:
+            prev, line = parent[cur]
+            out.append((prev, line))
+            cur = prev
+        out.reverse()
+        return out
+
+    def rel(path: Path | None) -> str:
+        if path is None:
+            return "<generated>"
+        for base in (display_root, resolver.vendor_dir):
+            if base is not None and path.is_relative_to(base):
+                return str(path.relative_to(base))
+        return path.name
+
+    def allowed(importer: str, what: str) -> str | None:
+        for a in allow:
+            if a.covers(importer, what):
+                return a.reason
+        return None
+
+    while queue:
+        current = queue.popleft()
+        mod = modules[current]
+        if mod.path is None or mod.path.suffix != ".py":
+            continue
+        try:
+            scan = scan_source(
+                mod.path.read_text(encoding="utf-8"), current, mod.is_package, str(mod.path)
+            )
+        except SyntaxError as exc:
+            findings.append(
+                Finding(
+                    "unresolved",
+                    current,
+                    rel(mod.path),
+                    exc.lineno or 0,
+                    0,
+                    current,
+                    f"syntax error: {exc.msg}",
+                    chain_to(current),
+                    mod.origin == "vendor",
+                )
+            )
+            continue
+        vendored = mod.origin == "vendor"
+        for hazard in scan.hazards:
+            findings.append(
+                Finding(
+                    hazard.kind,
+                    current,
+                    rel(mod.path),
+                    hazard.line,
+                    hazard.col,
+                    hazard.call,
+                    HAZARD_ADVICE[hazard.kind],
+                    [*chain_to(current), (current, hazard.line)],
+                    vendored,
+                    allowed(current, hazard.kind),
+                )
+            )
+        for ref in scan.imports:
+            _follow(
+                ref,
+                current,
+                mod,
+                modules,
+                parent,
+                queue,
+                findings,
+                third_party,
+                resolver,
+                chain_to,
+                rel,
+                allowed,
+                vendored,
+            )
+    return Closure(modules, findings, third_party)
+
+
+def _follow(
+    ref: ImportRef,
+    current: str,
+    mod: Module,
+    modules: dict[str, Module],
+    parent: dict[str, tuple[str, int]],
+    queue: deque[str],
+    findings: list[Finding],
+    third_party: set[str],
+    resolver: Resolver,
+    chain_to,
+    rel,
+    allowed,
+    vendored: bool,
+) -> None:  # noqa: ANN001
+    base = ref.module
+    if not base or base.startswith("."):
+        return
+    candidates = [(name, True) for name in _parents(base)]
+    candidates += [(f"{base}.{n}", False) for n in ref.names]
+    for name, required in candidates:
+        top = name.split(".")[0]
+        bad = forbidden_reason(name)
+        if bad is not None:
+            target, advice = bad
+            findings.append(
+                Finding(
+                    "forbidden-import",
+                    current,
+                    rel(mod.path),
+                    ref.line,
+                    ref.col,
+                    target,
+                    advice,
+                    [*chain_to(current), (current, ref.line)],
+                    vendored,
+                    allowed(current, target),
+                )
+            )
+            return
+        if top in PLATFORM_MODULES or (top in STDLIB and top not in resolver._project_tops):
+            continue
+        if name in modules:
+            modules[name].imported_by.append((current, ref.line))
+            continue
+        if name in resolver.generated:
+            modules[name] = Module(name, None, "generated", False, [(current, ref.line)])
+            parent[name] = (current, ref.line)
+            continue
+        found = resolver.find(name)
+        if found is None:
+            if required and mod.origin in ("project", "entry"):
+                if resolver.vendor_dir is None:
+                    third_party.add(top)
+                else:
+                    findings.append(
+                        Finding(
+                            "unresolved",
+                            current,
+                            rel(mod.path),
+                            ref.line,
+                            ref.col,
+                            name,
+                            "add the package to the project's dependencies, or fix the name",
+                            [*chain_to(current), (current, ref.line)],
+                        )
+                    )
+            continue
+        origin, path, is_pkg = found
+        modules[name] = Module(name, path, origin, is_pkg, [(current, ref.line)])
+        parent[name] = (current, ref.line)
+        queue.append(name)

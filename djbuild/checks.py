@@ -1,0 +1,100 @@
+"""Checks of the route declarations that would otherwise fail at request time, or never."""
+
+from __future__ import annotations
+
+import inspect
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from runtime.app import App
+from runtime.routing import Route
+
+
+@dataclass(frozen=True)
+class RouteProblem:
+    route: Route
+    message: str
+
+    def describe(self, root: Path | None = None) -> str:
+        path = self.route.source_file
+        if root is not None and path:
+            try:
+                path = os.path.relpath(path, root)
+            except ValueError:
+                pass
+        return f"{path}:{self.route.line}: {self.route.method} {self.route.path}: {self.message}"
+
+
+def _is_model(obj: Any) -> bool:
+    return isinstance(obj, type) and issubclass(obj, BaseModel)
+
+
+def check_routes(app: App) -> list[RouteProblem]:
+    problems: list[RouteProblem] = []
+    seen: dict[tuple[str, str], Route] = {}
+    for r in app.all_routes():
+        key = (r.method, _shape(r.path))
+        if key in seen:
+            first = seen[key]
+            problems.append(
+                RouteProblem(r, f"duplicate route: also declared at {first.module}:{first.line}")
+            )
+        else:
+            seen[key] = r
+        problems += [RouteProblem(r, m) for m in _check_one(r)]
+    return problems
+
+
+def _shape(path: str) -> str:
+    """`/a/{x}` and `/a/{y}` match the same requests."""
+    return "/".join("{}" if s.startswith("{") else s for s in path.rstrip("/").split("/"))
+
+
+def _check_one(r: Route) -> list[str]:
+    out: list[str] = []
+    names = r.param_names
+    if len(set(names)) != len(names):
+        out.append("a path parameter name is used twice")
+    if names and r.path_model is None:
+        out.append(f"path parameter(s) {', '.join(names)} have no model: declare path_params=")
+    for label, model in (("path_params", r.path_model), ("query", r.query),
+                         ("headers", r.headers), ("body", r.body)):
+        if model is not None and not _is_model(model):
+            out.append(f"{label}= must be a pydantic model class, got {model!r}")
+    if _is_model(r.path_model):
+        fields = {f.alias or n for n, f in r.path_model.model_fields.items()}
+        if missing := [n for n in names if n not in fields]:
+            out.append(f"path model {r.path_model.__name__} lacks field(s) {', '.join(missing)}")
+        if extra := sorted(fields - set(names)):
+            out.append(f"path model {r.path_model.__name__} has field(s) not in the path: {', '.join(extra)}")
+    if r.body is not None and r.method in ("GET", "DELETE"):
+        out.append(f"a {r.method} route cannot declare a JSON body")
+    for status, model in r.responses.items():
+        if not isinstance(status, int) or not 100 <= status <= 599:
+            out.append(f"response status {status!r} is not an HTTP status code")
+        if model is None:
+            continue
+        if not _is_model(model):
+            out.append(f"response {status} must be a pydantic model class or None, got {model!r}")
+            continue
+        try:
+            model.model_json_schema(mode="serialization")
+        except Exception as exc:
+            out.append(f"response {status} model {model.__name__} cannot be serialised: {exc}")
+    if not inspect.iscoroutinefunction(r.handler):
+        out.append(f"handler {r.handler.__name__} must be `async def`")
+    else:
+        arity = len(inspect.signature(r.handler).parameters)
+        wanted = 2 if r.stream else 1
+        if arity != wanted:
+            shape = "(c, stream)" if r.stream else "(c)"
+            out.append(f"handler {r.handler.__name__} must take {shape}")
+    if r.auth not in (None, "bearer"):
+        out.append(f"unknown auth {r.auth!r} (supported: 'bearer')")
+    if r.stream not in (None, "sse"):
+        out.append(f"unknown stream kind {r.stream!r} (supported: 'sse')")
+    return out

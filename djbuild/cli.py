@@ -1,0 +1,146 @@
+"""The `djbuild` command line: build, check, openapi, deploy and dev.
+
+Exit codes: 0 success, 1 the project has problems (listed on stderr), 2 usage errors.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .build import BuildError, build_project
+
+ROOT_OPTION = click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Project folder (holds pyproject.toml and wrangler.toml).",
+)
+APP_OPTION = click.option("--app", help="App to build as 'module:attribute' (default: [tool.djbuild] app).")
+
+
+def _fail(exc: BuildError) -> None:
+    click.secho(f"error: {exc.summary}", fg="red", err=True)
+    for detail in exc.details:
+        click.echo(detail, err=True)
+    sys.exit(1)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="djbuild")
+def main() -> None:
+    """Build declarative route modules into a Cloudflare Python Worker.
+
+    \b
+    djbuild check      validate routes and imports (fast, writes nothing)
+    djbuild build      write dist/: a folder `wrangler deploy` accepts as it is
+    djbuild openapi    print the OpenAPI document
+    djbuild dev        build and serve locally on Pyodide, rebuilding on change
+    djbuild deploy     run wrangler against dist/ (--dry-run works offline)
+    """
+
+
+@main.command()
+@ROOT_OPTION
+@APP_OPTION
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Output folder [default: ROOT/dist].")
+@click.option("--json", "as_json", is_flag=True, help="Print the build summary as JSON.")
+def build(root: Path, app: str | None, out: Path | None, as_json: bool) -> None:
+    """Build the Worker into dist/ and print what went into it.
+
+    Writes src/ (the entry and only the modules it imports), python_modules/ (third-party
+    packages built for Pyodide), wrangler.toml, openapi.json and manifest.json. Fails with
+    exit code 1, writing nothing, when a route declaration is wrong or a module in the
+    bundle imports something that cannot work on Workers.
+    """
+    from .report import as_dict, table
+
+    try:
+        result = build_project(root, out, app=app)
+    except BuildError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        click.echo(json.dumps(as_dict(result), indent=2))
+    else:
+        click.echo(table(result))
+
+
+@main.command()
+@ROOT_OPTION
+@APP_OPTION
+def check(root: Path, app: str | None) -> None:
+    """Validate route declarations and the import closure without writing dist/."""
+    try:
+        result = build_project(root, app=app, write=False)
+    except BuildError as exc:
+        _fail(exc)
+        return
+    modules = len(result.closure.modules)
+    click.echo(
+        f"ok: {result.routes} routes, {modules} modules reached, "
+        f"{len(result.allowed)} allowed exception(s), {result.seconds * 1000:.0f} ms"
+    )
+
+
+@main.command()
+@ROOT_OPTION
+@APP_OPTION
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file instead of stdout.")
+def openapi(root: Path, app: str | None, output: Path | None) -> None:
+    """Print the OpenAPI 3.1 document generated from the route declarations."""
+    try:
+        result = build_project(root, app=app, write=False)
+    except BuildError as exc:
+        _fail(exc)
+        return
+    text = json.dumps(result.openapi, indent=2, ensure_ascii=False) + "\n"
+    if output:
+        output.write_text(text)
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@ROOT_OPTION
+@click.option("--dry-run", is_flag=True, help="Validate and measure the upload without deploying (offline).")
+@click.option("--no-build", is_flag=True, help="Deploy dist/ as it is instead of building first.")
+@click.argument("wrangler_args", nargs=-1, type=click.UNPROCESSED)
+def deploy(root: Path, dry_run: bool, no_build: bool, wrangler_args: tuple[str, ...]) -> None:
+    """Build, then run `wrangler deploy` against dist/wrangler.toml.
+
+    Extra arguments after `--` go to wrangler as they are.
+    """
+    from .deploy import DeployError, deploy_dist
+
+    out = (root / "dist").resolve()
+    if not no_build:
+        try:
+            build_project(root, out)
+        except BuildError as exc:
+            _fail(exc)
+            return
+    try:
+        report = deploy_dist(out, dry_run=dry_run, extra=list(wrangler_args))
+    except DeployError as exc:
+        click.secho(f"error: {exc}", fg="red", err=True)
+        sys.exit(1)
+    if report.upload_kib is not None:
+        click.echo(f"wrangler: total upload {report.upload_kib} KiB / gzip {report.gzip_kib} KiB")
+
+
+def _register_dev() -> None:
+    try:
+        from .dev import dev
+    except ImportError:
+        return
+    main.add_command(dev)
+
+
+_register_dev()

@@ -1,0 +1,59 @@
+"""The project's build settings: `[tool.djbuild]` in pyproject.toml and the wrangler config."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .analysis.rules import Allowance
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass
+class ProjectConfig:
+    root: Path
+    app: str  # "module:attribute"
+    wrangler_path: Path
+    wrangler: dict[str, Any]
+    allow: list[Allowance] = field(default_factory=list)
+    max_body_bytes: int | None = None
+
+    @property
+    def app_module(self) -> str:
+        return self.app.split(":", 1)[0]
+
+    @property
+    def app_attr(self) -> str:
+        return self.app.split(":", 1)[1] if ":" in self.app else "app"
+
+
+def load(root: Path, *, app: str | None = None, wrangler: Path | None = None) -> ProjectConfig:
+    root = root.resolve()
+    pyproject = root / "pyproject.toml"
+    settings: dict[str, Any] = {}
+    if pyproject.exists():
+        settings = tomllib.loads(pyproject.read_text()).get("tool", {}).get("djbuild", {})
+    app_ref = app or settings.get("app")
+    if not app_ref:
+        raise ConfigError("no app given: set [tool.djbuild] app = 'package.module:app' or pass --app")
+    wrangler_path = (wrangler or root / settings.get("wrangler", "wrangler.toml")).resolve()
+    if not wrangler_path.exists():
+        raise ConfigError(f"wrangler config not found: {wrangler_path.name} (expected in {root.name}/)")
+    try:
+        wrangler_cfg = tomllib.loads(wrangler_path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{wrangler_path.name}: {exc}") from None
+    allow = []
+    for i, entry in enumerate(settings.get("allow", [])):
+        try:
+            allow.append(Allowance(entry["module"], tuple(entry["imports"]), entry["reason"]))
+        except (KeyError, TypeError):
+            raise ConfigError(
+                f"[[tool.djbuild.allow]] entry {i + 1} needs module, imports (a list) and reason"
+            ) from None
+    return ProjectConfig(root, app_ref, wrangler_path, wrangler_cfg, allow)

@@ -1,0 +1,80 @@
+"""Rendering what the build writes from the jinja templates in `templates/`."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from . import tomlwriter
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+# A date on or after 2026-09-08 selects Python 3.14 (Pyodide 314) on Workers.
+PY314_DATE = "2026-09-08"
+
+
+def _env(strict: bool = True) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=jinja2.select_autoescape(["html", "html.j2"]),
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined if strict else jinja2.Undefined,
+    )
+
+
+def entry_module(app_ref: str, app_module: str, app_attr: str) -> str:
+    return _env().get_template("entry.py.j2").render(
+        app_ref=app_ref, app_module=app_module, app_attr=app_attr
+    )
+
+
+def docs_html(doc: dict[str, Any]) -> str:
+    # OpenAPI objects have many optional keys: a missing one renders as nothing.
+    return _env(strict=False).get_template("docs.html.j2").render(
+        info=doc["info"], paths=doc["paths"], components=doc.get("components", {"schemas": {}})
+    )
+
+
+def generated_module(openapi_text: str, docs: str) -> str:
+    return _env().get_template("generated.py.j2").render(
+        openapi_json=repr(openapi_text), docs_html=repr(docs)
+    )
+
+
+class WranglerConfigError(ValueError):
+    pass
+
+
+def wrangler_config(
+    source: dict[str, Any], source_dir: Path, out_dir: Path, main: str, source_name: str
+) -> str:
+    """dist/wrangler.toml: main into src/, Python 3.14 selected, asset paths made relative."""
+    cfg = json.loads(json.dumps(source))  # deep copy
+    cfg.pop("build", None)  # the build already happened; wrangler must not run one
+    cfg["main"] = main
+    flags = list(cfg.get("compatibility_flags", []))
+    if "python_workers" not in flags:
+        flags.insert(0, "python_workers")
+    cfg["compatibility_flags"] = flags
+    date = cfg.get("compatibility_date")
+    if not date:
+        raise WranglerConfigError(f"{source_name}: compatibility_date is required")
+    if str(date) < PY314_DATE and "python_workers_314" not in flags:
+        raise WranglerConfigError(
+            f"{source_name}: compatibility_date {date} selects Python 3.13 on Workers; "
+            f"use {PY314_DATE} or later (or add the python_workers_314 flag)"
+        )
+    cfg["compatibility_date"] = str(date)
+    assets = cfg.get("assets")
+    if isinstance(assets, dict) and "directory" in assets:
+        absolute = (source_dir / assets["directory"]).resolve()
+        assets["directory"] = Path(os.path.relpath(absolute, out_dir.resolve())).as_posix()
+    ordered = {k: cfg[k] for k in ("name", "main", "compatibility_date", "compatibility_flags") if k in cfg}
+    ordered.update({k: v for k, v in cfg.items() if k not in ordered})
+    return _env().get_template("wrangler.toml.j2").render(
+        source=source_name, body=tomlwriter.dumps(ordered)
+    )

@@ -1,0 +1,86 @@
+"""The console summary of a build: what went in, how big it is against Workers' limits."""
+
+from __future__ import annotations
+
+import gzip
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .manifest import Manifest
+
+FREE_LIMIT = 3 * 1024 * 1024
+PAID_LIMIT = 10 * 1024 * 1024
+
+
+@dataclass
+class SizeRow:
+    group: str
+    files: int
+    raw: int
+    gzip: int
+
+
+def _gz(chunks: list[bytes]) -> int:
+    return len(gzip.compress(b"".join(chunks), compresslevel=6, mtime=0))
+
+
+def sizes(manifest: Manifest, out_dir: Path) -> tuple[list[SizeRow], SizeRow]:
+    rows = []
+    everything: list[bytes] = []
+    for group, files in sorted(manifest.groups().items()):
+        data = [(out_dir / f.path).read_bytes() for f in files]
+        everything += data
+        rows.append(SizeRow(group, len(files), sum(len(d) for d in data), _gz(data)))
+    rows.sort(key=lambda r: -r.raw)
+    total = SizeRow("total", sum(r.files for r in rows), sum(r.raw for r in rows), _gz(everything))
+    return rows, total
+
+
+def _kib(n: int) -> str:
+    return f"{n / 1024:,.1f} KiB"
+
+
+def as_dict(result: Any) -> dict[str, Any]:
+    manifest: Manifest = result.manifest
+    rows, total = sizes(manifest, result.out_dir)
+    return {
+        "outDir": str(result.out_dir),
+        "bundleHash": manifest.bundle_hash,
+        "routes": result.routes,
+        "modules": total.files,
+        "groups": [r.__dict__ for r in rows],
+        "total": {"files": total.files, "raw": total.raw, "gzip": total.gzip},
+        "limits": {
+            "free": {"gzip": FREE_LIMIT, "fits": total.gzip <= FREE_LIMIT},
+            "paid": {"gzip": PAID_LIMIT, "fits": total.gzip <= PAID_LIMIT},
+        },
+        "allowed": [
+            {"module": f.module, "target": f.target, "reason": f.allowed_by} for f in result.allowed
+        ],
+        "vendorCached": result.vendor_cached,
+        "seconds": round(result.seconds, 3),
+    }
+
+
+def table(result: Any) -> str:
+    data = as_dict(result)
+    lines = [f"{'':2}{'group':<34}{'files':>6}{'raw':>14}{'gzip':>14}"]
+    for r in data["groups"]:
+        lines.append(f"{'':2}{r['group']:<34}{r['files']:>6}{_kib(r['raw']):>14}{_kib(r['gzip']):>14}")
+    t = data["total"]
+    lines.append(f"{'':2}{'total':<34}{t['files']:>6}{_kib(t['raw']):>14}{_kib(t['gzip']):>14}")
+    gz = t["gzip"]
+    lines.append(
+        f"  limits (gzip): free 3 MB {100 * gz / FREE_LIMIT:.0f}% used"
+        f"{'' if gz <= FREE_LIMIT else ' OVER'} · paid 10 MB {100 * gz / PAID_LIMIT:.0f}% used"
+        f"{'' if gz <= PAID_LIMIT else ' OVER'}"
+    )
+    for a in data["allowed"]:
+        lines.append(f"  allowed: {a['module']} -> {a['target']} ({a['reason']})")
+    lines.append(
+        f"  {data['routes']} routes · bundle {data['bundleHash'][:16]} · "
+        f"built in {data['seconds'] * 1000:.0f} ms{' (vendor cache hit)' if data['vendorCached'] else ''}"
+        f" -> {data['outDir']}"
+    )
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""The DJ API: route modules, assembled into one app in `routes.app`."""

@@ -1,0 +1,30 @@
+"""The DJ API, assembled in one visible place: middleware first, then every router."""
+
+from __future__ import annotations
+
+from runtime import App
+from runtime.assets import spa_fallback
+from runtime.docs import docs_router
+from runtime.middleware import cors, request_id, security_headers
+
+from . import health
+
+app = App(
+    title="DJ API",
+    version="1.0.0",
+    description="AI DJ backend: chat with Claude, Spotify, enrichment and live mix sessions.",
+    servers=[
+        {"url": "https://dj.current.space", "description": "Production"},
+        {"url": "http://localhost:8787", "description": "Local development"},
+    ],
+)
+
+app.use(request_id())
+app.use(security_headers({"X-XSS-Protection": "1; mode=block"}))
+app.use(cors(default_origin="https://dj.current.space"))
+
+app.route("/", health.router, include_in_schema=False)  # GET /health, as the TS worker had it
+app.route("/api", health.router)  # GET /api/health, reachable with run_worker_first
+app.route("/api", docs_router())
+
+app.not_found(spa_fallback)

@@ -1,0 +1,177 @@
+"""Platform-neutral Request and Response: what middleware and handlers work with.
+
+The platform adapter converts the SDK's request into a `Request` (the body is read lazily,
+once) and a `Response` back into a JS Response, so the core runs unchanged on CPython.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from pydantic import BaseModel
+
+
+class Headers:
+    """Case-insensitive, order-keeping, multi-valued header list."""
+
+    __slots__ = ("_items",)
+
+    def __init__(
+        self, items: Iterable[tuple[str, str]] | dict[str, str] | Headers | None = None
+    ) -> None:
+        if items is None:
+            self._items: list[tuple[str, str]] = []
+        elif isinstance(items, Headers):
+            self._items = list(items._items)
+        elif isinstance(items, dict):
+            self._items = [(str(k), str(v)) for k, v in items.items()]
+        else:
+            self._items = [(str(k), str(v)) for k, v in items]
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        low = name.lower()
+        for key, value in self._items:
+            if key.lower() == low:
+                return value
+        return default
+
+    def get_all(self, name: str) -> list[str]:
+        low = name.lower()
+        return [value for key, value in self._items if key.lower() == low]
+
+    def set(self, name: str, value: str) -> None:
+        self.delete(name)
+        self._items.append((name, value))
+
+    def setdefault(self, name: str, value: str) -> None:
+        if name not in self:
+            self._items.append((name, value))
+
+    def add(self, name: str, value: str) -> None:
+        self._items.append((name, value))
+
+    def delete(self, name: str) -> None:
+        low = name.lower()
+        self._items = [(k, v) for k, v in self._items if k.lower() != low]
+
+    def items(self) -> list[tuple[str, str]]:
+        return list(self._items)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self.get(name) is not None
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return f"Headers({self._items!r})"
+
+
+BodyReader = Callable[[], Awaitable[bytes]]
+
+
+class Request:
+    """One incoming request. `raw` keeps the platform's own object for the rare need."""
+
+    __slots__ = ("_body", "_reader", "_url_parts", "headers", "method", "raw", "url")
+
+    def __init__(
+        self,
+        method: str,
+        url: str,
+        headers: Headers | dict[str, str] | None = None,
+        body: bytes | None = None,
+        reader: BodyReader | None = None,
+        raw: Any = None,
+    ) -> None:
+        self.method = method.upper()
+        self.url = url
+        self.headers = headers if isinstance(headers, Headers) else Headers(headers)
+        self._body = body
+        self._reader = reader
+        self.raw = raw
+        self._url_parts = urlsplit(url)
+
+    @property
+    def path(self) -> str:
+        return self._url_parts.path or "/"
+
+    @property
+    def query_string(self) -> str:
+        return self._url_parts.query
+
+    def query_items(self) -> list[tuple[str, str]]:
+        return parse_qsl(self._url_parts.query, keep_blank_values=True)
+
+    @property
+    def origin(self) -> str:
+        parts = self._url_parts
+        return f"{parts.scheme}://{parts.netloc}"
+
+    async def bytes(self) -> bytes:
+        if self._body is None:
+            self._body = await self._reader() if self._reader is not None else b""
+        return self._body
+
+    async def text(self) -> str:
+        return (await self.bytes()).decode("utf-8", errors="replace")
+
+
+def dumps(data: Any) -> bytes:
+    """JSON bytes for a response: pydantic models by alias, compact separators."""
+    if isinstance(data, BaseModel):
+        return data.model_dump_json(by_alias=True).encode()
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=_default).encode()
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", by_alias=True)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+class Response:
+    """Status, headers and a body: bytes, or a platform stream (see `runtime.platform`)."""
+
+    __slots__ = ("body", "headers", "status")
+
+    def __init__(
+        self,
+        body: bytes | str | Any = b"",
+        status: int = 200,
+        headers: Headers | dict[str, str] | None = None,
+        media_type: str | None = None,
+    ) -> None:
+        self.status = status
+        self.headers = Headers(headers)
+        self.body = body.encode() if isinstance(body, str) else body
+        if media_type is not None:
+            self.headers.setdefault("Content-Type", media_type)
+
+    @classmethod
+    def json(
+        cls, data: Any, status: int = 200, headers: Headers | dict[str, str] | None = None
+    ) -> Response:
+        return cls(dumps(data), status, headers, media_type="application/json")
+
+    @classmethod
+    def text(
+        cls, text: str, status: int = 200, headers: Headers | dict[str, str] | None = None
+    ) -> Response:
+        return cls(text, status, headers, media_type="text/plain; charset=utf-8")
+
+    @classmethod
+    def html(
+        cls, text: str, status: int = 200, headers: Headers | dict[str, str] | None = None
+    ) -> Response:
+        return cls(text, status, headers, media_type="text/html; charset=utf-8")
+
+    @property
+    def is_stream(self) -> bool:
+        return not isinstance(self.body, (bytes, bytearray))

@@ -1,0 +1,100 @@
+"""Turning raw request parts into the route's declared models, or into clear issues."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from .errors import ValidationFailed
+from .http import Headers
+
+# What a validation issue may echo back: never the whole input (a 2,000-character chat
+# message must not come back in the error), only a short, typed hint of it.
+_MAX_ECHO = 64
+
+
+def issues_from(error: ValidationError, location: str) -> list[dict[str, Any]]:
+    issues = []
+    for item in error.errors(include_url=False, include_input=False):
+        issue: dict[str, Any] = {
+            "in": location,
+            "path": [p for p in item["loc"] if p != "__root__"],
+            "code": item["type"],
+            "message": item["msg"],
+        }
+        ctx = item.get("ctx")
+        if ctx:
+            issue["limits"] = {k: _short(v) for k, v in ctx.items() if k != "error"}
+        issues.append(issue)
+    return issues
+
+
+def _short(value: Any) -> Any:
+    if isinstance(value, (int, float, bool)) or value is None:
+        return value
+    text = str(value)
+    return text if len(text) <= _MAX_ECHO else text[:_MAX_ECHO] + "..."
+
+
+def validate(model: type[BaseModel], data: Any, location: str) -> BaseModel:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ValidationFailed(issues_from(exc, location)) from None
+
+
+def query_data(model: type[BaseModel], items: list[tuple[str, str]]) -> dict[str, Any]:
+    """Query items as a dict; fields declared as lists collect repeated keys."""
+    list_fields = {
+        (f.alias or name)
+        for name, f in model.model_fields.items()
+        if getattr(f.annotation, "__origin__", None) in (list, tuple, set)
+    }
+    data: dict[str, Any] = {}
+    for key, value in items:
+        if key in list_fields:
+            data.setdefault(key, []).append(value)
+        else:
+            data.setdefault(key, value)
+    return data
+
+
+def header_data(model: type[BaseModel], headers: Headers) -> dict[str, Any]:
+    """Header values keyed by field name: `x_request_id` reads `X-Request-Id`."""
+    data: dict[str, Any] = {}
+    for name, field in model.model_fields.items():
+        header = (field.alias or name).replace("_", "-")
+        value = headers.get(header)
+        if value is not None:
+            data[field.alias or name] = value
+    return data
+
+
+def parse_json(raw: bytes) -> Any:
+    if not raw.strip():
+        raise ValidationFailed(
+            [
+                {
+                    "in": "body",
+                    "path": [],
+                    "code": "invalid_json",
+                    "message": "Body is empty; expected JSON",
+                }
+            ]
+        )
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
+        raise ValidationFailed(
+            [
+                {
+                    "in": "body",
+                    "path": [],
+                    "code": "invalid_json",
+                    "message": f"Invalid JSON: {reason}",
+                }
+            ]
+        ) from None
