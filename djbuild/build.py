@@ -78,7 +78,9 @@ def analyse(cfg: config_mod.ProjectConfig, entry_source: str) -> tuple[Closure, 
         generated = {GENERATED_MODULE}
         first = walk(ENTRY, Resolver(cfg.root, None, generated), cfg.allow, cfg.root, entry_path)
         vendored = vendor.ensure(vendor.requirements_for(first.third_party))
-        closure = walk(ENTRY, Resolver(cfg.root, vendored.path, generated), cfg.allow, cfg.root, entry_path)
+        closure = walk(
+            ENTRY, Resolver(cfg.root, vendored.path, generated), cfg.allow, cfg.root, entry_path
+        )
     # the entry lives in a temp dir that is gone now; dist/src/entry.py is its home
     closure.modules[ENTRY].path = None
     return closure, vendored
@@ -159,7 +161,9 @@ def _check_out(out: Path, root: Path) -> None:
     if out == root or root.is_relative_to(out):
         raise BuildError(f"refusing to write the build into {out}: it contains the project")
     if out.exists() and any(out.iterdir()) and not (out / "manifest.json").exists():
-        raise BuildError(f"{out} exists and was not written by djbuild; remove it or pick another --out")
+        raise BuildError(
+            f"{out} exists and was not written by djbuild; remove it or pick another --out"
+        )
 
 
 def _swap_in(staging: Path, out: Path) -> None:
@@ -200,14 +204,19 @@ def _write_dist(
 
     put("src/entry.py", entry_source.encode(), "generated", ENTRY, [])
     generated = render.generated_module(openapi_text, render.docs_html(doc))
-    put(f"src/{GENERATED_MODULE}.py", generated.encode(), "generated", GENERATED_MODULE,
-        importers(GENERATED_MODULE) if GENERATED_MODULE in closure.modules else [])
+    put(
+        f"src/{GENERATED_MODULE}.py",
+        generated.encode(),
+        "generated",
+        GENERATED_MODULE,
+        importers(GENERATED_MODULE) if GENERATED_MODULE in closure.modules else [],
+    )
 
     vendor_tops: dict[str, list[str]] = {}
     for name in sorted(closure.modules):
         mod = closure.modules[name]
         if mod.origin == "project" and mod.path is not None:
-            rel = mod.path.relative_to(cfg.root).as_posix()
+            rel = "/".join(name.split(".")) + ("/__init__.py" if mod.is_package else ".py")
             put(f"src/{rel}", mod.path.read_bytes(), origin_of(name), name, importers(name))
         elif mod.origin == "vendor":
             vendor_tops.setdefault(name.split(".")[0], []).extend(importers(name))

@@ -61,8 +61,12 @@ def _check_one(r: Route) -> list[str]:
         out.append("a path parameter name is used twice")
     if names and r.path_model is None:
         out.append(f"path parameter(s) {', '.join(names)} have no model: declare path_params=")
-    for label, model in (("path_params", r.path_model), ("query", r.query),
-                         ("headers", r.headers), ("body", r.body)):
+    for label, model in (
+        ("path_params", r.path_model),
+        ("query", r.query),
+        ("headers", r.headers),
+        ("body", r.body),
+    ):
         if model is not None and not _is_model(model):
             out.append(f"{label}= must be a pydantic model class, got {model!r}")
     if _is_model(r.path_model):
@@ -70,7 +74,9 @@ def _check_one(r: Route) -> list[str]:
         if missing := [n for n in names if n not in fields]:
             out.append(f"path model {r.path_model.__name__} lacks field(s) {', '.join(missing)}")
         if extra := sorted(fields - set(names)):
-            out.append(f"path model {r.path_model.__name__} has field(s) not in the path: {', '.join(extra)}")
+            out.append(
+                f"path model {r.path_model.__name__} has field(s) not in the path: {', '.join(extra)}"
+            )
     if r.body is not None and r.method in ("GET", "DELETE"):
         out.append(f"a {r.method} route cannot declare a JSON body")
     for status, model in r.responses.items():

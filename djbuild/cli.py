@@ -21,7 +21,9 @@ ROOT_OPTION = click.option(
     show_default=True,
     help="Project folder (holds pyproject.toml and wrangler.toml).",
 )
-APP_OPTION = click.option("--app", help="App to build as 'module:attribute' (default: [tool.djbuild] app).")
+APP_OPTION = click.option(
+    "--app", help="App to build as 'module:attribute' (default: [tool.djbuild] app)."
+)
 
 
 def _fail(exc: BuildError) -> None:
@@ -48,7 +50,11 @@ def main() -> None:
 @main.command()
 @ROOT_OPTION
 @APP_OPTION
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Output folder [default: ROOT/dist].")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output folder [default: ROOT/dist].",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the build summary as JSON.")
 def build(root: Path, app: str | None, out: Path | None, as_json: bool) -> None:
     """Build the Worker into dist/ and print what went into it.
@@ -91,7 +97,12 @@ def check(root: Path, app: str | None) -> None:
 @main.command()
 @ROOT_OPTION
 @APP_OPTION
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file instead of stdout.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to a file instead of stdout.",
+)
 def openapi(root: Path, app: str | None, output: Path | None) -> None:
     """Print the OpenAPI 3.1 document generated from the route declarations."""
     try:
@@ -109,7 +120,9 @@ def openapi(root: Path, app: str | None, output: Path | None) -> None:
 
 @main.command(context_settings={"ignore_unknown_options": True})
 @ROOT_OPTION
-@click.option("--dry-run", is_flag=True, help="Validate and measure the upload without deploying (offline).")
+@click.option(
+    "--dry-run", is_flag=True, help="Validate and measure the upload without deploying (offline)."
+)
 @click.option("--no-build", is_flag=True, help="Deploy dist/ as it is instead of building first.")
 @click.argument("wrangler_args", nargs=-1, type=click.UNPROCESSED)
 def deploy(root: Path, dry_run: bool, no_build: bool, wrangler_args: tuple[str, ...]) -> None:
@@ -144,3 +157,7 @@ def _register_dev() -> None:
 
 
 _register_dev()
+
+
+if __name__ == "__main__":
+    main()

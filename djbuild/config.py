@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .analysis.rules import Allowance
+from .analysis.rules import BUILTIN_ALLOWANCES, Allowance
 
 
 class ConfigError(ValueError):
@@ -40,15 +40,19 @@ def load(root: Path, *, app: str | None = None, wrangler: Path | None = None) ->
         settings = tomllib.loads(pyproject.read_text()).get("tool", {}).get("djbuild", {})
     app_ref = app or settings.get("app")
     if not app_ref:
-        raise ConfigError("no app given: set [tool.djbuild] app = 'package.module:app' or pass --app")
+        raise ConfigError(
+            "no app given: set [tool.djbuild] app = 'package.module:app' or pass --app"
+        )
     wrangler_path = (wrangler or root / settings.get("wrangler", "wrangler.toml")).resolve()
     if not wrangler_path.exists():
-        raise ConfigError(f"wrangler config not found: {wrangler_path.name} (expected in {root.name}/)")
+        raise ConfigError(
+            f"wrangler config not found: {wrangler_path.name} (expected in {root.name}/)"
+        )
     try:
         wrangler_cfg = tomllib.loads(wrangler_path.read_text())
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{wrangler_path.name}: {exc}") from None
-    allow = []
+    allow = list(BUILTIN_ALLOWANCES)
     for i, entry in enumerate(settings.get("allow", [])):
         try:
             allow.append(Allowance(entry["module"], tuple(entry["imports"]), entry["reason"]))

@@ -31,7 +31,9 @@ def parse_upload(output: str) -> tuple[float | None, float | None]:
     return float(m.group(1).replace(",", "")), float(m.group(2).replace(",", ""))
 
 
-def deploy_dist(dist: Path, *, dry_run: bool, extra: list[str] | None = None, echo: bool = True) -> DeployReport:
+def deploy_dist(
+    dist: Path, *, dry_run: bool, extra: list[str] | None = None, echo: bool = True
+) -> DeployReport:
     dist = dist.resolve()
     config = dist / "wrangler.toml"
     if not config.exists():

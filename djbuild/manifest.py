@@ -30,7 +30,9 @@ class FileEntry:
     imported_by: list[str]
 
     @classmethod
-    def of(cls, path: str, data: bytes, origin: str, module: str | None, imported_by: list[str]) -> FileEntry:
+    def of(
+        cls, path: str, data: bytes, origin: str, module: str | None, imported_by: list[str]
+    ) -> FileEntry:
         return cls(path, len(data), hashlib.sha256(data).hexdigest(), origin, module, imported_by)
 
 

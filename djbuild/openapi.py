@@ -18,9 +18,18 @@ from runtime.routing import Route
 REF = "#/components/schemas/{model}"
 
 _STATUS_TEXT = {
-    200: "OK", 201: "Created", 204: "No Content", 302: "Found", 400: "Bad Request",
-    401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
-    413: "Payload Too Large", 429: "Too Many Requests", 500: "Internal Server Error",
+    200: "OK",
+    201: "Created",
+    204: "No Content",
+    302: "Found",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    413: "Payload Too Large",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
 }
 
 
@@ -45,7 +54,9 @@ def _models(routes: list[Route]) -> list[tuple[type[BaseModel], str]]:
     return list(seen)
 
 
-def _parameters(model: type[BaseModel], location: str, schema: dict[str, Any]) -> list[dict[str, Any]]:
+def _parameters(
+    model: type[BaseModel], location: str, schema: dict[str, Any]
+) -> list[dict[str, Any]]:
     props = schema.get("properties", {})
     required = set(schema.get("required", []))
     params = []
@@ -158,14 +169,25 @@ def build_document(app: App) -> dict[str, Any]:
             elif isinstance(model, type) and issubclass(model, BaseModel):
                 entry["content"] = {"application/json": {"schema": ref(model, "serialization")}}
             elif status >= 400:
-                entry["content"] = {"application/json": {"schema": {"$ref": REF.format(model="Error")}}}
+                entry["content"] = {
+                    "application/json": {"schema": {"$ref": REF.format(model="Error")}}
+                }
             responses[str(status)] = entry
-        if r.body is not None or r.query is not None or r.path_model is not None or r.headers is not None:
+        if (
+            r.body is not None
+            or r.query is not None
+            or r.path_model is not None
+            or r.headers is not None
+        ):
             responses.setdefault(
                 "400",
                 {
                     "description": "Invalid input",
-                    "content": {"application/json": {"schema": {"$ref": REF.format(model="ValidationError")}}},
+                    "content": {
+                        "application/json": {
+                            "schema": {"$ref": REF.format(model="ValidationError")}
+                        }
+                    },
                 },
             )
         if r.auth == "bearer":
@@ -174,7 +196,9 @@ def build_document(app: App) -> dict[str, Any]:
                 "401",
                 {
                     "description": "Missing or malformed bearer token",
-                    "content": {"application/json": {"schema": {"$ref": REF.format(model="Error")}}},
+                    "content": {
+                        "application/json": {"schema": {"$ref": REF.format(model="Error")}}
+                    },
                 },
             )
         op["responses"] = responses

@@ -27,21 +27,29 @@ def _env(strict: bool = True) -> jinja2.Environment:
 
 
 def entry_module(app_ref: str, app_module: str, app_attr: str) -> str:
-    return _env().get_template("entry.py.j2").render(
-        app_ref=app_ref, app_module=app_module, app_attr=app_attr
+    return (
+        _env()
+        .get_template("entry.py.j2")
+        .render(app_ref=app_ref, app_module=app_module, app_attr=app_attr)
     )
 
 
 def docs_html(doc: dict[str, Any]) -> str:
     # OpenAPI objects have many optional keys: a missing one renders as nothing.
-    return _env(strict=False).get_template("docs.html.j2").render(
-        info=doc["info"], paths=doc["paths"], components=doc.get("components", {"schemas": {}})
+    return (
+        _env(strict=False)
+        .get_template("docs.html.j2")
+        .render(
+            info=doc["info"], paths=doc["paths"], components=doc.get("components", {"schemas": {}})
+        )
     )
 
 
 def generated_module(openapi_text: str, docs: str) -> str:
-    return _env().get_template("generated.py.j2").render(
-        openapi_json=repr(openapi_text), docs_html=repr(docs)
+    return (
+        _env()
+        .get_template("generated.py.j2")
+        .render(openapi_json=repr(openapi_text), docs_html=repr(docs))
     )
 
 
@@ -73,8 +81,12 @@ def wrangler_config(
     if isinstance(assets, dict) and "directory" in assets:
         absolute = (source_dir / assets["directory"]).resolve()
         assets["directory"] = Path(os.path.relpath(absolute, out_dir.resolve())).as_posix()
-    ordered = {k: cfg[k] for k in ("name", "main", "compatibility_date", "compatibility_flags") if k in cfg}
+    ordered = {
+        k: cfg[k] for k in ("name", "main", "compatibility_date", "compatibility_flags") if k in cfg
+    }
     ordered.update({k: v for k, v in cfg.items() if k not in ordered})
-    return _env().get_template("wrangler.toml.j2").render(
-        source=source_name, body=tomlwriter.dumps(ordered)
+    return (
+        _env()
+        .get_template("wrangler.toml.j2")
+        .render(source=source_name, body=tomlwriter.dumps(ordered))
     )

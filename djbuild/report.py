@@ -67,7 +67,9 @@ def table(result: Any) -> str:
     data = as_dict(result)
     lines = [f"{'':2}{'group':<34}{'files':>6}{'raw':>14}{'gzip':>14}"]
     for r in data["groups"]:
-        lines.append(f"{'':2}{r['group']:<34}{r['files']:>6}{_kib(r['raw']):>14}{_kib(r['gzip']):>14}")
+        lines.append(
+            f"{'':2}{r['group']:<34}{r['files']:>6}{_kib(r['raw']):>14}{_kib(r['gzip']):>14}"
+        )
     t = data["total"]
     lines.append(f"{'':2}{'total':<34}{t['files']:>6}{_kib(t['raw']):>14}{_kib(t['gzip']):>14}")
     gz = t["gzip"]

@@ -104,10 +104,24 @@ def ensure(requirements: list[str], *, quiet: bool = True) -> VendorSet:
     shutil.rmtree(staging, ignore_errors=True)
     print(f"djbuild: vendoring for Pyodide ({PLATFORM}): {' '.join(requirements)}", file=sys.stderr)
     cmd = [
-        sys.executable, "-m", "pip", "install", "--no-compile", "--upgrade",
-        "--disable-pip-version-check", "--target", str(staging),
-        "--platform", PLATFORM, "--python-version", PYTHON_VERSION,
-        "--implementation", "cp", "--abi", ABI, "--only-binary=:all:",
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--no-compile",
+        "--upgrade",
+        "--disable-pip-version-check",
+        "--target",
+        str(staging),
+        "--platform",
+        PLATFORM,
+        "--python-version",
+        PYTHON_VERSION,
+        "--implementation",
+        "cp",
+        "--abi",
+        ABI,
+        "--only-binary=:all:",
         *requirements,
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True)

@@ -28,7 +28,9 @@ def docs_router() -> Router:
     @router.get("/openapi.json", include_in_schema=False, summary="OpenAPI document")
     async def openapi_document(c: Context) -> Response:
         document, _ = _generated()
-        return Response(document, headers={"Cache-Control": "no-cache"}, media_type="application/json")
+        return Response(
+            document, headers={"Cache-Control": "no-cache"}, media_type="application/json"
+        )
 
     @router.get("/docs", include_in_schema=False, summary="API reference page")
     async def docs_page(c: Context) -> Response:

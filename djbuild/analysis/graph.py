@@ -68,21 +68,32 @@ class Closure:
 class Resolver:
     """Where a module name lives: the project root, the vendored packages, or nowhere."""
 
-    def __init__(self, project_root: Path, vendor_dir: Path | None, generated: set[str]) -> None:
+    def __init__(
+        self,
+        project_root: Path,
+        vendor_dir: Path | None,
+        generated: set[str],
+        framework: dict[str, Path] | None = None,
+    ) -> None:
         self.project_root = project_root
         self.vendor_dir = vendor_dir
         self.generated = generated
+        # Packages djbuild itself provides to every app (the runtime), by top-level name.
+        self.framework = framework if framework is not None else _framework_roots()
         self._project_tops = {
             p.name if p.is_dir() else p.stem
             for p in project_root.iterdir()
             if (p.is_dir() and (p / "__init__.py").exists()) or p.suffix == ".py"
-        }
+        } | set(self.framework)
 
     def find(self, name: str) -> tuple[str, Path, bool] | None:
         top = name.split(".")[0]
         rel = Path(*name.split("."))
         bases: list[tuple[str, Path]] = []
-        if top in self._project_tops:
+        local = self.project_root / top
+        if top in self.framework and not (local.is_dir() or local.with_suffix(".py").is_file()):
+            bases.append(("project", self.framework[top]))
+        elif top in self._project_tops:
             bases.append(("project", self.project_root))
         elif self.vendor_dir is not None:
             bases.append(("vendor", self.vendor_dir))
@@ -97,6 +108,12 @@ class Resolver:
                 # A native-only or namespace package: shipped whole, nothing to scan.
                 return origin, base / rel, True
         return None
+
+
+def _framework_roots() -> dict[str, Path]:
+    import runtime
+
+    return {"runtime": Path(runtime.__file__).resolve().parent.parent}
 
 
 def _parents(name: str) -> list[str]:
@@ -222,7 +239,7 @@ def _follow(
     rel,
     allowed,
     vendored: bool,
-) -> None:  # noqa: ANN001
+) -> None:
     base = ref.module
     if not base or base.startswith("."):
         return
@@ -249,6 +266,8 @@ def _follow(
             )
             return
         if top in PLATFORM_MODULES or (top in STDLIB and top not in resolver._project_tops):
+            continue
+        if name == current:
             continue
         if name in modules:
             modules[name].imported_by.append((current, ref.line))

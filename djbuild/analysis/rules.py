@@ -89,3 +89,18 @@ class Allowance:
         else:
             matches = importer == self.module
         return matches and any(what == i or what.startswith(i + ".") for i in self.imports)
+
+
+# Known-safe uses in widely used packages, so every app need not repeat them.
+BUILTIN_ALLOWANCES: tuple[Allowance, ...] = (
+    Allowance(
+        "pydantic.main",
+        ("threading",),
+        "pydantic uses threading.RLock only as a lock; locks work on Pyodide (built-in)",
+    ),
+    Allowance(
+        "pydantic._internal._git",
+        ("subprocess",),
+        "only pydantic.version_info() reaches it, never called in a Worker (built-in)",
+    ),
+)
