@@ -28,7 +28,7 @@ def _stamp() -> str:
 
 
 def ensure_venv() -> None:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - this file runs on whatever python3 is first
         sys.exit("Python 3.11 or newer is needed")
     if not PY.exists():
         print("tasks: creating .venv", flush=True)
