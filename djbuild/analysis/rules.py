@@ -54,11 +54,12 @@ HAZARD_ADVICE = {
 }
 
 # Provided by the platform (workerd's Python runtime): never vendored, never scanned.
+# The `workers` SDK is not among them: from compatibility date 2026-04-21 workerd enables
+# `enable_python_external_sdk` and stops shipping it, so bundles vendor workers-runtime-sdk.
 PLATFORM_MODULES = {
     "js",
     "pyodide",
     "pyodide_js",
-    "workers",
     "_pyodide_entrypoint_helper",
     "_cloudflare_compat_flags",
 }
@@ -97,6 +98,11 @@ BUILTIN_ALLOWANCES: tuple[Allowance, ...] = (
         "pydantic.main",
         ("threading",),
         "pydantic uses threading.RLock only as a lock; locks work on Pyodide (built-in)",
+    ),
+    Allowance(
+        "workers.utils",
+        ("http.client",),
+        "the workers SDK uses http.client.HTTPMessage as a header container; no connection is made (built-in)",
     ),
     Allowance(
         "pydantic._internal._git",

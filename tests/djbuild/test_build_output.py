@@ -39,8 +39,8 @@ def test_dist_has_the_deployable_layout(dist: Path) -> None:
     assert (dist / "python_modules" / "pydantic" / "__init__.py").is_file()
     # python_modules must sit beside src/, never inside the module root (wrangler rejects it)
     assert not (dist / "src" / "python_modules").exists()
-    # the platform provides the workers SDK
-    assert not (dist / "python_modules" / "workers").exists()
+    # from compatibility date 2026-04-21 the platform no longer ships the workers SDK
+    assert (dist / "python_modules" / "workers" / "__init__.py").is_file()
 
 
 def test_entry_is_a_worker_entrypoint_dispatching_into_the_runtime(dist: Path) -> None:
