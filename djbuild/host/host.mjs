@@ -1,0 +1,752 @@
+// djbuild's local Worker host: runs a built `dist/` Python Worker on Pyodide under Node.
+//
+//   node --experimental-wasm-jspi host.mjs --dist DIR --node-modules DIR
+//        [--port N] [--host 127.0.0.1] [--persist-to DIR | --in-memory]
+//        [--env-file FILE] [--sdk DIR]
+//
+// The worker module runs on the real Pyodide and the real `workers` SDK; KV bindings are
+// Miniflare's simulator; static assets follow Cloudflare's asset router; HTTP is node:http.
+// On start-up it prints one line:
+//   djbuild-host ready http://HOST:PORT startup_ms=N import_ms=N
+// Errors a user can act on go to stderr as "djbuild-host: error: ..." with a non-zero exit.
+
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const PY_ROOT = '/session/metadata';
+const PY_MODULES = '/session/python_modules';
+const PY_RUNTIME_SDK = '/session/runtime_sdk';
+const PY_HOST = '/session/djbuild_host';
+
+// ---------------------------------------------------------------------------
+// Small helpers
+// ---------------------------------------------------------------------------
+
+function fail(message, code = 1) {
+  process.stderr.write(`djbuild-host: error: ${message}\n`);
+  process.exit(code);
+}
+
+function note(message) {
+  process.stderr.write(`djbuild-host: ${message}\n`);
+}
+
+function parseArgs(argv) {
+  const opts = {
+    dist: null,
+    port: 8787,
+    host: '127.0.0.1',
+    persistTo: null,
+    inMemory: false,
+    envFile: null,
+    nodeModules: process.env.DJBUILD_NODE_MODULES ?? null,
+    sdk: null,
+  };
+  const withValue = {
+    '--dist': 'dist',
+    '--port': 'port',
+    '--host': 'host',
+    '--persist-to': 'persistTo',
+    '--env-file': 'envFile',
+    '--node-modules': 'nodeModules',
+    '--sdk': 'sdk',
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--in-memory') {
+      opts.inMemory = true;
+    } else if (arg in withValue) {
+      if (i + 1 >= argv.length) fail(`${arg} needs a value`, 2);
+      opts[withValue[arg]] = argv[++i];
+    } else {
+      fail(`unknown argument ${JSON.stringify(arg)}`, 2);
+    }
+  }
+  if (!opts.dist) fail('--dist DIR is required', 2);
+  if (!opts.nodeModules) fail('--node-modules DIR (or $DJBUILD_NODE_MODULES) is required', 2);
+  const port = Number(opts.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`bad --port ${opts.port}`, 2);
+  opts.port = port;
+  if (opts.inMemory && opts.persistTo) fail('--persist-to and --in-memory exclude each other', 2);
+  return opts;
+}
+
+// wrangler's `.dev.vars` / dotenv format: KEY=value, optional `export `, # comments,
+// single quotes literal, double quotes with \n escapes and possibly several lines.
+export function parseDotenv(text) {
+  const out = {};
+  const re = /^\s*(?:export\s+)?([\w.-]+)\s*=\s*('(?:[^']*)'|"(?:\\.|[^"\\])*"|[^\n#]*?)\s*(?:#.*)?$/gm;
+  let match;
+  while ((match = re.exec(text)) !== null) {
+    let value = match[2];
+    if (value.startsWith("'")) {
+      value = value.slice(1, -1);
+    } else if (value.startsWith('"')) {
+      value = value
+        .slice(1, -1)
+        .replace(/\\n/g, '\n')
+        .replace(/\\r/g, '\r')
+        .replace(/\\(["\\])/g, '$1');
+    }
+    out[match[1]] = value;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Compatibility flags, as workerd computes the ones the Python runtime reads
+// ---------------------------------------------------------------------------
+
+// [enable flag, disable flag, date on which it becomes the default]
+const DATED_FLAGS = [
+  ['python_no_global_handlers', 'disable_python_no_global_handlers', '2025-08-14'],
+  ['python_workers_force_new_vendor_path', null, '2025-08-11'],
+  ['python_request_headers_preserve_commas', 'disable_python_request_headers_preserve_commas', '2026-02-17'],
+  ['enable_python_external_sdk', 'disable_python_external_sdk', '2026-04-21'],
+  ['python_process_pth_files', 'disable_python_process_pth_files', '2026-05-26'],
+];
+// [flag, disable flag, implied when `python_workers` is on and the date is on or after]
+const IMPLIED_BY_PYTHON_WORKERS = [
+  ['python_workflows', 'disable_python_workflows', '2025-09-20'],
+  ['python_workers_20250116', 'no_python_workers_20250116', '2025-09-29'],
+  ['python_check_rng_state', 'disable_python_check_rng_state', '2025-12-16'],
+  ['python_workflows_implicit_dependencies', 'no_python_workflows_implicit_dependencies', '2026-02-25'],
+];
+
+export function compatFlags(date, flags) {
+  const given = new Set(flags);
+  const out = {};
+  for (const flag of given) out[flag] = true;
+  for (const [on, off, since] of DATED_FLAGS) {
+    out[on] = given.has(on) || (date >= since && !(off && given.has(off)));
+  }
+  const python = given.has('python_workers');
+  for (const [on, off, since] of IMPLIED_BY_PYTHON_WORKERS) {
+    out[on] = given.has(on) || (python && date >= since && !given.has(off));
+  }
+  out.python_workers = python;
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Static assets, like Cloudflare's asset router
+// ---------------------------------------------------------------------------
+
+const CONTENT_TYPES = {
+  '.html': 'text/html; charset=utf-8',
+  '.htm': 'text/html; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.js': 'application/javascript; charset=utf-8',
+  '.mjs': 'application/javascript; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+  '.webmanifest': 'application/manifest+json; charset=utf-8',
+  '.txt': 'text/plain; charset=utf-8',
+  '.md': 'text/markdown; charset=utf-8',
+  '.csv': 'text/csv; charset=utf-8',
+  '.xml': 'application/xml; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.gif': 'image/gif',
+  '.webp': 'image/webp',
+  '.avif': 'image/avif',
+  '.ico': 'image/x-icon',
+  '.wasm': 'application/wasm',
+  '.woff': 'font/woff',
+  '.woff2': 'font/woff2',
+  '.ttf': 'font/ttf',
+  '.otf': 'font/otf',
+  '.pdf': 'application/pdf',
+  '.mp3': 'audio/mpeg',
+  '.mp4': 'video/mp4',
+  '.webm': 'video/webm',
+  '.wav': 'audio/wav',
+  '.zip': 'application/zip',
+};
+
+function globToRegExp(pattern) {
+  const escaped = pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*');
+  return new RegExp(`^${escaped}$`);
+}
+
+class Assets {
+  constructor(config, configDir) {
+    const dir = path.resolve(configDir, config.directory ?? '.');
+    if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
+      fail(`[assets] directory ${dir} does not exist; rebuild dist/ or fix wrangler.toml`);
+    }
+    this.root = fs.realpathSync(dir);
+    this.binding = config.binding ?? null;
+    this.notFound = config.not_found_handling ?? 'none';
+    const rwf = config.run_worker_first ?? false;
+    this.workerFirstAll = rwf === true;
+    const patterns = Array.isArray(rwf) ? rwf : [];
+    this.include = patterns.filter((p) => !p.startsWith('!')).map(globToRegExp);
+    this.exclude = patterns.filter((p) => p.startsWith('!')).map((p) => globToRegExp(p.slice(1)));
+  }
+
+  workerFirst(pathname) {
+    if (this.workerFirstAll) return true;
+    if (this.exclude.some((re) => re.test(pathname))) return false;
+    return this.include.some((re) => re.test(pathname));
+  }
+
+  // The file a URL path names, or null. Never anything outside the assets folder.
+  resolve(rawPath) {
+    let decoded;
+    try {
+      decoded = decodeURIComponent(rawPath);
+    } catch {
+      return null;
+    }
+    if (!decoded.startsWith('/') || decoded.includes('\\') || decoded.includes('\0')) return null;
+    if (decoded.split('/').some((seg) => seg === '..' || seg === '.')) return null;
+    const rel = decoded.slice(1);
+    const base = path.resolve(this.root, rel);
+    const candidates = decoded.endsWith('/')
+      ? [path.join(base, 'index.html')]
+      : [base, `${base}.html`, path.join(base, 'index.html')];
+    for (const candidate of candidates) {
+      let real;
+      try {
+        real = fs.realpathSync(candidate);
+        if (!fs.statSync(real).isFile()) continue;
+      } catch {
+        continue;
+      }
+      if (real === this.root || !real.startsWith(this.root + path.sep)) continue;
+      return real;
+    }
+    return null;
+  }
+
+  async respond(file, request, status = 200) {
+    const stat = await fs.promises.stat(file);
+    const etag = `"${stat.size.toString(16)}-${Math.floor(stat.mtimeMs).toString(16)}"`;
+    const headers = new Headers({
+      'content-type': CONTENT_TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream',
+      etag,
+      'cache-control': 'public, max-age=0, must-revalidate',
+    });
+    if (status === 200 && request.headers.get('if-none-match') === etag) {
+      return new Response(null, { status: 304, headers });
+    }
+    headers.set('content-length', String(stat.size));
+    if (request.method === 'HEAD') return new Response(null, { status, headers });
+    return new Response(await fs.promises.readFile(file), { status, headers });
+  }
+
+  // What Cloudflare serves for a miss when not_found_handling applies, or null.
+  fallback(request) {
+    if (this.notFound === 'single-page-application') {
+      const index = this.resolve('/index.html');
+      return index ? this.respond(index, request) : null;
+    }
+    if (this.notFound === '404-page') {
+      const page = this.resolve('/404.html');
+      return page ? this.respond(page, request, 404) : null;
+    }
+    return null;
+  }
+
+  // Router step for a request from the outside: a Response, or null to run the worker.
+  async route(request, rawPath) {
+    const pathname = rawPath.split('?')[0];
+    if (this.workerFirst(new URL(request.url).pathname) || this.workerFirst(pathname)) return null;
+    if (request.method !== 'GET' && request.method !== 'HEAD') return null;
+    const file = this.resolve(pathname);
+    if (file) return this.respond(file, request);
+    if (request.headers.get('sec-fetch-mode') === 'navigate') return this.fallback(request);
+    return null;
+  }
+
+  // The ASSETS binding: only assets, never the worker.
+  makeBinding() {
+    const assets = this;
+    class Fetcher {
+      async fetch(input, init) {
+        const request = new Request(input, init);
+        if (request.method !== 'GET' && request.method !== 'HEAD') {
+          return new Response('Method Not Allowed', { status: 405 });
+        }
+        const file = assets.resolve(new URL(request.url).pathname);
+        if (file) return assets.respond(file, request);
+        return (await assets.fallback(request)) ?? new Response('Not Found', { status: 404 });
+      }
+    }
+    return new Fetcher();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Bindings: KV through Miniflare
+// ---------------------------------------------------------------------------
+
+// The SDK wraps a binding (keyword args -> options object) when its constructor is named
+// KvNamespace, so Miniflare's namespace is put behind a class of that name.
+class KvNamespace {
+  constructor(ns) {
+    this._ns = ns;
+  }
+  get(...args) {
+    return this._ns.get(...args);
+  }
+  getWithMetadata(...args) {
+    return this._ns.getWithMetadata(...args);
+  }
+  put(...args) {
+    return this._ns.put(...args);
+  }
+  delete(...args) {
+    return this._ns.delete(...args);
+  }
+  list(...args) {
+    return this._ns.list(...args);
+  }
+}
+
+async function startKv(nodeModules, namespaces, persist) {
+  const { Miniflare } = await import(
+    pathToFileURL(path.join(nodeModules, 'miniflare', 'dist', 'src', 'index.js')).href
+  );
+  const kvNamespaces = {};
+  for (const ns of namespaces) kvNamespaces[ns.binding] = ns.id ?? ns.preview_id ?? ns.binding;
+  const mf = new Miniflare({
+    modules: true,
+    script: 'export default { fetch() { return new Response(null, { status: 404 }); } }',
+    kvNamespaces,
+    kvPersist: persist ?? false,
+  });
+  const bindings = {};
+  for (const name of Object.keys(kvNamespaces)) {
+    bindings[name] = new KvNamespace(await mf.getKVNamespace(name));
+  }
+  return { mf, bindings };
+}
+
+// ---------------------------------------------------------------------------
+// Stand-ins for workerd's internal modules
+// ---------------------------------------------------------------------------
+
+const pendingWaitUntil = new Set();
+
+function trackWaitUntil(promise) {
+  const tracked = Promise.resolve(promise)
+    .catch((err) => {
+      process.stderr.write(`djbuild-host: waitUntil task failed: ${err?.message ?? err}\n`);
+    })
+    .finally(() => pendingWaitUntil.delete(tracked));
+  pendingWaitUntil.add(tracked);
+}
+
+class ExecutionContext {
+  get [Symbol.toStringTag]() {
+    return 'ExecutionContext';
+  }
+  constructor() {
+    this.props = {};
+  }
+  waitUntil(promise) {
+    trackWaitUntil(promise);
+  }
+  passThroughOnException() {}
+}
+
+const patchedContexts = new WeakSet();
+
+// Like workerd: a Python awaitable handed to waitUntil is a borrowed proxy that dies when the
+// call returns, so keep a copy alive until it settles.
+function patchWaitUntil(ctx) {
+  if (Object.prototype.toString.call(ctx) !== '[object ExecutionContext]') return;
+  if (patchedContexts.has(ctx)) return;
+  const original = ctx.waitUntil.bind(ctx);
+  ctx.waitUntil = (awaitable) => {
+    const owned = typeof awaitable?.copy === 'function' ? awaitable.copy() : awaitable;
+    original(
+      (async () => {
+        try {
+          await owned;
+        } finally {
+          if (typeof owned?.destroy === 'function') owned.destroy();
+        }
+      })(),
+    );
+  };
+  patchedContexts.add(ctx);
+}
+
+function makeEntrypointHelper(env) {
+  const cloudflareWorkersModule = {
+    env,
+    waitUntil: trackWaitUntil,
+    WorkerEntrypoint: class WorkerEntrypoint {},
+  };
+  function* patch_env_helper(patch) {
+    const entries = patch instanceof Map ? [...patch.entries()] : Object.entries(patch ?? {});
+    const saved = entries.map(([key]) => [key, Object.getOwnPropertyDescriptor(env, key)]);
+    for (const [key, value] of entries) env[key] = value;
+    try {
+      yield;
+    } finally {
+      for (const [key, descriptor] of saved) {
+        if (descriptor) Object.defineProperty(env, key, descriptor);
+        else delete env[key];
+      }
+    }
+  }
+  return {
+    doAnImport: async (name) => {
+      if (name === 'cloudflare:workers') return cloudflareWorkersModule;
+      if (name === 'cloudflare:sockets') {
+        return {
+          connect() {
+            throw new Error('cloudflare:sockets is not available in the local host');
+          },
+        };
+      }
+      return import(name);
+    },
+    cloudflareWorkersModule,
+    cloudflareSocketsModule: {
+      connect() {
+        throw new Error('cloudflare:sockets is not available in the local host');
+      },
+    },
+    workerEntrypoint: cloudflareWorkersModule.WorkerEntrypoint,
+    patchWaitUntil,
+    patch_env_helper,
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Main
+// ---------------------------------------------------------------------------
+
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'upgrade',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'http2-settings',
+]);
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  const dist = path.resolve(opts.dist);
+  if (!fs.existsSync(dist)) fail(`dist folder ${dist} does not exist: build the project first`);
+  const configPath = path.join(dist, 'wrangler.toml');
+  if (!fs.existsSync(configPath)) {
+    fail(`${configPath} is missing: dist/ is not a complete build; build the project again`);
+  }
+  const { parse: parseToml } = await import(
+    pathToFileURL(path.join(opts.nodeModules, 'smol-toml', 'dist', 'index.js')).href
+  );
+  let config;
+  try {
+    config = parseToml(fs.readFileSync(configPath, 'utf8'));
+  } catch (err) {
+    fail(`cannot parse ${configPath}: ${err.message}`);
+  }
+  if (typeof config.main !== 'string' || !config.main.endsWith('.py')) {
+    fail(`${configPath}: "main" must name the worker's .py entry module`);
+  }
+  const mainPath = path.resolve(dist, config.main);
+  if (!fs.existsSync(mainPath)) {
+    fail(`${mainPath} (main in ${configPath}) is missing: dist/ is stale; build the project again`);
+  }
+  const date = String(config.compatibility_date ?? '');
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(date)) fail(`${configPath}: compatibility_date is missing`);
+  const flagList = Array.isArray(config.compatibility_flags) ? config.compatibility_flags : [];
+  if (!flagList.includes('python_workers')) {
+    fail(`${configPath}: compatibility_flags must contain "python_workers"`);
+  }
+  const flags = compatFlags(date, flagList);
+  if (date < '2026-09-08' && !flags.python_workers_314) {
+    note(
+      `warning: compatibility_date ${date} runs Python 3.13 on Cloudflare; this host runs 3.14`,
+    );
+  }
+
+  // Environment: vars, then secrets from .dev.vars, then bindings.
+  const env = {};
+  for (const [key, value] of Object.entries(config.vars ?? {})) env[key] = value;
+  const envFile = opts.envFile ?? path.join(dist, '.dev.vars');
+  if (opts.envFile && !fs.existsSync(envFile)) fail(`--env-file ${envFile} does not exist`);
+  if (fs.existsSync(envFile)) Object.assign(env, parseDotenv(fs.readFileSync(envFile, 'utf8')));
+
+  const assets = config.assets ? new Assets(config.assets, dist) : null;
+  if (assets?.binding) env[assets.binding] = assets.makeBinding();
+
+  // Listen first, so a taken port is reported at once; requests wait until the worker is up.
+  let markReady;
+  const ready = new Promise((resolve) => {
+    markReady = resolve;
+  });
+  let runtime = null;
+  const server = http.createServer({ noDelay: true, keepAliveTimeout: 5000 }, (req, res) => {
+    ready.then(() => handle(runtime, req, res)).catch((err) => {
+      process.stderr.write(`djbuild-host: internal error: ${err?.stack ?? err}\n`);
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+      res.end('Internal Server Error');
+    });
+  });
+  await new Promise((resolve) => {
+    server.once('error', (err) => {
+      if (err.code === 'EADDRINUSE') {
+        fail(`port ${opts.port} on ${opts.host} is already in use; pick another with --port`, 3);
+      }
+      fail(`cannot listen on ${opts.host}:${opts.port}: ${err.message}`, 3);
+    });
+    server.listen(opts.port, opts.host, resolve);
+  });
+  server.on('error', (err) => note(`server error: ${err.message}`));
+  const port = server.address().port;
+
+  // KV (Miniflare) starts while Pyodide loads.
+  const namespaces = Array.isArray(config.kv_namespaces) ? config.kv_namespaces : [];
+  const persistRoot = opts.inMemory
+    ? null
+    : path.resolve(opts.persistTo ?? path.join(dist, '.wrangler', 'state'));
+  const kvPromise =
+    namespaces.length > 0
+      ? startKv(opts.nodeModules, namespaces, persistRoot && path.join(persistRoot, 'v3', 'kv'))
+      : Promise.resolve({ mf: null, bindings: {} });
+
+  const { loadPyodide } = await import(
+    pathToFileURL(path.join(opts.nodeModules, 'pyodide', 'pyodide.mjs')).href
+  );
+  const pyodide = await loadPyodide({
+    indexURL: path.join(opts.nodeModules, 'pyodide') + path.sep,
+    stdout: (line) => process.stdout.write(`${line}\n`),
+    stderr: (line) => process.stderr.write(`${line}\n`),
+  });
+  const FS = pyodide.FS;
+  const NODEFS = FS.filesystems.NODEFS;
+  FS.mkdirTree(PY_ROOT);
+  FS.mount(NODEFS, { root: path.dirname(mainPath) }, PY_ROOT);
+  const vendored = path.join(dist, 'python_modules');
+  const hasVendored = fs.existsSync(vendored);
+  if (hasVendored) {
+    FS.mkdirTree(PY_MODULES);
+    FS.mount(NODEFS, { root: vendored }, PY_MODULES);
+  }
+  FS.mkdirTree(PY_HOST);
+  FS.writeFile(
+    `${PY_HOST}/_djbuild_host.py`,
+    fs.readFileSync(path.join(HERE, 'bootstrap.py'), 'utf8'),
+  );
+
+  // The `workers` SDK: from compatibility date 2026-04-21 (enable_python_external_sdk) workerd
+  // no longer ships it and the bundle must vendor it in python_modules/; before that date the
+  // runtime provides it behind any vendored copy. Mirror both cases.
+  const vendoredSdk = hasVendored && fs.existsSync(path.join(vendored, 'workers', '__init__.py'));
+  const sitePackages = pyodide.runPython(
+    'import sysconfig; sysconfig.get_paths()["purelib"]',
+  );
+  if (flags.enable_python_external_sdk) {
+    if (!vendoredSdk) {
+      FS.mkdirTree(`${sitePackages}/workers`);
+      FS.writeFile(
+        `${sitePackages}/workers/__init__.py`,
+        [
+          'err = ModuleNotFoundError("No module named \'workers\'", name="workers")',
+          'err.add_note("From compatibility date 2026-04-21 the Workers runtime does not ship the "',
+          '  "`workers` SDK: vendor workers-runtime-sdk into dist/python_modules/.")',
+          'raise err',
+        ].join('\n'),
+      );
+    }
+  } else if (opts.sdk) {
+    FS.mkdirTree(PY_RUNTIME_SDK);
+    FS.mount(NODEFS, { root: path.resolve(opts.sdk) }, PY_RUNTIME_SDK);
+  }
+
+  const kv = await kvPromise;
+  Object.assign(env, kv.bindings);
+  pyodide.registerJsModule('_pyodide_entrypoint_helper', makeEntrypointHelper(env));
+  pyodide.registerJsModule('_cloudflare_compat_flags', flags);
+
+  pyodide.runPython(`import sys; sys.path.append(${JSON.stringify(PY_HOST)})`);
+  const hostPy = pyodide.pyimport('_djbuild_host');
+  hostPy.setup_paths(PY_ROOT, hasVendored ? PY_MODULES : undefined, !!flags.python_process_pth_files);
+  if (!flags.enable_python_external_sdk && opts.sdk) {
+    pyodide.runPython(`import sys; sys.path.append(${JSON.stringify(PY_RUNTIME_SDK)})`);
+  }
+
+  const moduleName = path
+    .relative(path.dirname(mainPath), mainPath)
+    .slice(0, -3)
+    .split(path.sep)
+    .join('.');
+  let entryCls;
+  let importMs;
+  try {
+    const imported = await hostPy.import_main.callPromising(moduleName);
+    const module = imported.get(0);
+    importMs = imported.get(1);
+    imported.destroy();
+    entryCls = hostPy.entry_class(module, 'Default');
+  } catch (err) {
+    process.stderr.write(`${err?.message ?? err}\n`);
+    fail(`the worker failed to import (${config.main}); fix the error above and rebuild`, 4);
+  }
+  runtime = {
+    entryCls,
+    handleFetch: hostPy.handle_fetch,
+    env,
+    assets,
+    requestSignal: !!flags.enable_request_signal,
+    origin: `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${port}`,
+  };
+
+  let stopping = false;
+  const shutdown = async (signal) => {
+    if (stopping) process.exit(1); // a second signal: stop now
+    stopping = true;
+    server.close();
+    server.closeAllConnections?.();
+    const deadline = new Promise((resolve) => setTimeout(resolve, 3000).unref());
+    await Promise.race([Promise.allSettled([...pendingWaitUntil]), deadline]);
+    try {
+      await kv.mf?.dispose();
+    } catch {}
+    process.exit(signal === 'SIGINT' ? 130 : 0);
+  };
+  // Miniflare installs exit hooks that end the process at once on a signal; replace them
+  // with a shutdown that lets waitUntil work finish and then disposes Miniflare itself.
+  for (const sig of ['SIGTERM', 'SIGINT']) {
+    process.removeAllListeners(sig);
+    process.on(sig, () => shutdown(sig));
+  }
+  process.on('unhandledRejection', (err) => {
+    process.stderr.write(`djbuild-host: unhandled rejection: ${err?.stack ?? err}\n`);
+  });
+
+  markReady();
+  process.stdout.write(
+    `djbuild-host ready ${runtime.origin} startup_ms=${performance.now().toFixed(0)} ` +
+      `import_ms=${Number(importMs).toFixed(1)}\n`,
+  );
+}
+
+function logRequest(method, rawPath, status, started, response, note = '') {
+  const ms = (performance.now() - started).toFixed(1);
+  const rid = response?.headers?.get?.('x-request-id');
+  process.stdout.write(
+    `${method} ${rawPath} ${status} ${ms}ms${rid ? ` id=${rid}` : ''}${note ? ` ${note}` : ''}\n`,
+  );
+}
+
+async function handle(runtime, req, res) {
+  const started = performance.now();
+  const rawPath = req.url ?? '/';
+  const headers = new Headers();
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    const name = req.rawHeaders[i];
+    if (HOP_BY_HOP.has(name.toLowerCase())) continue;
+    try {
+      headers.append(name, req.rawHeaders[i + 1]);
+    } catch {}
+  }
+  if (!headers.has('cf-connecting-ip')) headers.set('cf-connecting-ip', req.socket.remoteAddress ?? '');
+  const controller = new AbortController();
+  const method = req.method ?? 'GET';
+  const init = { method, headers, signal: runtime.requestSignal ? controller.signal : undefined };
+  if (method !== 'GET' && method !== 'HEAD') {
+    init.body = Readable.toWeb(req);
+    init.duplex = 'half';
+  }
+  let request;
+  try {
+    request = new Request(new URL(rawPath, runtime.origin), init);
+  } catch (err) {
+    res.writeHead(400, { 'content-type': 'text/plain' });
+    res.end('Bad Request');
+    logRequest(method, rawPath, 400, started, null);
+    return;
+  }
+
+  let reader = null;
+  let finished = false;
+  res.on('close', () => {
+    if (finished || res.writableFinished) return;
+    if (runtime.requestSignal) controller.abort(new Error('client disconnected'));
+    reader?.cancel(new Error('client disconnected')).catch(() => {});
+  });
+
+  let response = runtime.assets ? await runtime.assets.route(request, rawPath) : null;
+  if (response === null) {
+    const ctx = new ExecutionContext();
+    try {
+      response = await runtime.handleFetch.callPromising(runtime.entryCls, ctx, runtime.env, request);
+      if (!(response instanceof Response)) {
+        const got = response?.type ?? typeof response;
+        response?.destroy?.();
+        throw new TypeError(`fetch() returned ${got}, not a Response`);
+      }
+    } catch (err) {
+      process.stderr.write(`djbuild-host: worker raised on ${method} ${rawPath}:\n${err?.message ?? err}\n`);
+      if (!res.destroyed) {
+        res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
+        res.end('Internal Server Error');
+      }
+      finished = true;
+      logRequest(method, rawPath, 500, started, null, 'worker error');
+      return;
+    }
+  }
+
+  const outHeaders = {};
+  for (const [name, value] of response.headers) {
+    if (name === 'set-cookie' || HOP_BY_HOP.has(name)) continue;
+    outHeaders[name] = value;
+  }
+  const cookies = response.headers.getSetCookie?.() ?? [];
+  if (cookies.length) outHeaders['set-cookie'] = cookies;
+  if (res.destroyed) {
+    response.body?.cancel(new Error('client disconnected')).catch(() => {});
+    logRequest(method, rawPath, response.status, started, response, 'client gone');
+    return;
+  }
+  res.writeHead(response.status, response.statusText || undefined, outHeaders);
+  // Send the status line and headers now: a streamed body's first chunk may be far off.
+  if (response.body && method !== 'HEAD') res.flushHeaders();
+  let note = '';
+  if (response.body && method !== 'HEAD') {
+    reader = response.body.getReader();
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        if (res.destroyed) break;
+        if (!res.write(value)) {
+          await new Promise((resolve) => {
+            res.once('drain', resolve);
+            res.once('close', resolve);
+          });
+        }
+      }
+    } catch (err) {
+      note = `body error: ${err?.message ?? err}`;
+      process.stderr.write(`djbuild-host: response body of ${method} ${rawPath} failed: ${err?.message ?? err}\n`);
+      res.destroy();
+    }
+    if (res.destroyed && !note) note = 'client disconnected';
+  } else {
+    response.body?.cancel().catch(() => {});
+  }
+  finished = true;
+  res.end();
+  logRequest(method, rawPath, response.status, started, response, note);
+}
+
+main().catch((err) => fail(err?.stack ?? String(err)));
