@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import js  # type: ignore[import-not-found]
-from pyodide.ffi import JsException, create_proxy, to_js  # type: ignore[import-not-found]
+from pyodide.ffi import JsException, create_proxy, jsnull, to_js  # type: ignore[import-not-found]
 
 from ..http import Headers, Request, Response
 
@@ -103,6 +103,24 @@ class WorkersPlatform:
 
     def create_pipe(self, high_water_mark: int) -> WorkersPipe:
         return WorkersPipe(high_water_mark)
+
+    async def fetch_binding(self, binding: Any, request: Request, path: str | None = None) -> Response:
+        """Forward the request to a Fetcher binding (ASSETS, a service), optionally to `path`.
+
+        The JS fetcher is called directly: the SDK's wrapper only adds a Python Response
+        around the JS one, which is converted here anyway.
+        """
+        raw = request.raw
+        js_request = getattr(raw, "js_object", raw)
+        if path is not None:
+            js_request = js.Request.new(js.URL.new(path, js_request.url).href, js_request)
+        fetcher = getattr(binding, "_binding", binding)
+        js_response = await fetcher.fetch(js_request)
+        headers = Headers([(str(k), str(v)) for k, v in js_response.headers.entries()])
+        body = js_response.body
+        if body is None or body is js.undefined or body is jsnull:
+            body = b""
+        return Response(body, js_response.status, headers)
 
     def watch_abort(self, request: Any, callback: Callable[[], None]) -> Callable[[], None] | None:
         """Call `callback` when the JS request's `signal` aborts (client disconnect).
