@@ -25,7 +25,6 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from djbuild import toolchain  # noqa: E402
 from djbuild.build import build_project  # noqa: E402
 from djbuild.host import LocalHost  # noqa: E402
 

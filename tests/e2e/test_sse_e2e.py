@@ -19,7 +19,6 @@ from typing import Any
 import httpx
 import pytest
 
-from djbuild import toolchain
 from djbuild.build import build_project
 from djbuild.host import LocalHost
 
