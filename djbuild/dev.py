@@ -83,6 +83,7 @@ class DevServer:
         persist_to: Path | None = None,
         watch: Iterable[Path] | None = None,
         echo: bool = True,
+        env_file: Path | None = None,
     ) -> None:
         self.root = root.resolve()
         self.out_dir = out_dir if out_dir.is_absolute() else self.root / out_dir
@@ -92,6 +93,7 @@ class DevServer:
         self.persist_to = persist_to or self.root / ".wrangler" / "state"
         self.watch_paths = list(watch) if watch is not None else [self.root / w for w in WATCHED]
         self.echo = echo
+        self.env_file = env_file
         self.local: LocalHost | None = None
         self.url = ""
         self.builds = 0
@@ -125,7 +127,12 @@ class DevServer:
         if self.url:  # keep the URL stable across restarts
             port = int(self.url.rsplit(":", 1)[1])
         self.local = LocalHost(
-            self.out_dir, port=port, host=self.host, persist_to=self.persist_to, echo=self.echo
+            self.out_dir,
+            port=port,
+            host=self.host,
+            persist_to=self.persist_to,
+            echo=self.echo,
+            env_file=self.env_file,
         )
         started = time.perf_counter()
         self.url = self.local.start()
@@ -215,21 +222,69 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     help="Project root.",
 )
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("dist"))
-def dev(port: int, host: str, persist_to: Path | None, root: Path, out_dir: Path) -> None:
+@click.option(
+    "--env-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Secrets and vars in .dev.vars format (default: .dev.vars beside the wrangler config).",
+)
+@click.option(
+    "--fakes",
+    is_flag=True,
+    help="Start local fakes of Spotify, Deezer, Last.fm, MusicBrainz and Anthropic and point "
+    "the worker at them (offline demo; no account needed).",
+)
+def dev(
+    port: int,
+    host: str,
+    persist_to: Path | None,
+    root: Path,
+    out_dir: Path,
+    env_file: Path | None,
+    fakes: bool,
+) -> None:
     """Build the worker, serve it locally, rebuild and restart on change."""
-    server = DevServer(root, out_dir, port=port, host=host, persist_to=persist_to)
+    suite = None
+    if fakes:
+        suite, env_file = _start_fakes(root, env_file)
+    server = DevServer(root, out_dir, port=port, host=host, persist_to=persist_to, env_file=env_file)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     started = time.perf_counter()
     try:
-        url = server.start()
-    except HostError as exc:
-        # The host's own output (traceback, error line) was already echoed above.
-        raise click.ClickException(str(exc).splitlines()[0]) from exc
-    click.echo(f"ready: {url} (started in {(time.perf_counter() - started):.1f} s; Ctrl-C stops)")
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        click.echo("stopped", err=True)
+        try:
+            url = server.start()
+        except HostError as exc:
+            # The host's own output (traceback, error line) was already echoed above.
+            raise click.ClickException(str(exc).splitlines()[0]) from exc
+        click.echo(f"ready: {url} (started in {(time.perf_counter() - started):.1f} s; Ctrl-C stops)")
+        if suite is not None:
+            click.echo(
+                "OFFLINE DEMO: every upstream is a local fake; no real Spotify, Anthropic, Deezer,\n"
+                f"Last.fm or MusicBrainz is called. Try: curl {url}/api/health, open {url}/api/docs;\n"
+                f"a Spotify token the fake accepts: {suite.vars.get('FAKE_SPOTIFY_DEV_TOKEN', '')}"
+            )
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            click.echo("stopped", err=True)
+        finally:
+            server.stop()
     finally:
-        server.stop()
+        if suite is not None:
+            suite.stop()
     sys.exit(0)
+
+
+def _start_fakes(root: Path, env_file: Path | None) -> tuple[object, Path]:
+    """Start the fakes and write the vars that point the worker at them (plus any given file)."""
+    from fakes import start_all
+
+    suite = start_all(demo_playback=True)
+    target = root.resolve() / ".wrangler" / "fakes.dev.vars"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    extra = env_file.read_text() if env_file is not None else ""
+    target.write_text(suite.dev_vars() + extra)
+    for name, value in sorted(suite.vars.items()):
+        if name.endswith("_BASE"):
+            _say(f"fake {name} = {value}")
+    return suite, target
