@@ -19,6 +19,7 @@ from typing import Any
 
 from . import config as config_mod
 from . import render, vendor
+from .analysis.cache import ScanCache
 from .analysis.graph import Closure, Finding, Resolver, walk
 from .checks import RouteProblem, check_routes
 from .manifest import FileEntry, Manifest, origin_of
@@ -76,11 +77,20 @@ def analyse(cfg: config_mod.ProjectConfig, entry_source: str) -> tuple[Closure, 
         entry_path = Path(tmp) / "entry.py"
         entry_path.write_text(entry_source)
         generated = {GENERATED_MODULE}
-        first = walk(ENTRY, Resolver(cfg.root, None, generated), cfg.allow, cfg.root, entry_path)
+        cache = ScanCache(vendor.cache_root() / "scan-cache.json")
+        first = walk(
+            ENTRY, Resolver(cfg.root, None, generated), cfg.allow, cfg.root, entry_path, cache
+        )
         vendored = vendor.ensure(vendor.requirements_for(first.third_party))
         closure = walk(
-            ENTRY, Resolver(cfg.root, vendored.path, generated), cfg.allow, cfg.root, entry_path
+            ENTRY,
+            Resolver(cfg.root, vendored.path, generated),
+            cfg.allow,
+            cfg.root,
+            entry_path,
+            cache,
         )
+        cache.save()
     # the entry lives in a temp dir that is gone now; dist/src/entry.py is its home
     closure.modules[ENTRY].path = None
     return closure, vendored
@@ -92,6 +102,7 @@ def build_project(
     *,
     app: str | None = None,
     write: bool = True,
+    openapi: bool = True,
 ) -> BuildResult:
     started = time.perf_counter()
     timings: dict[str, float] = {}
@@ -128,13 +139,16 @@ def build_project(
         )
     t = lap("imports", t)
 
-    doc = build_document(the_app)
-    try:
-        validate_document(doc)
-    except Exception as exc:  # the validator raises its own error types
-        raise BuildError("the generated OpenAPI document is invalid", [str(exc)]) from None
-    openapi_text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
-    t = lap("openapi", t)
+    doc: dict[str, Any] = {}
+    openapi_text = ""
+    if openapi or write:
+        doc = build_document(the_app)
+        try:
+            validate_document(doc)
+        except Exception as exc:  # the validator raises its own error types
+            raise BuildError("the generated OpenAPI document is invalid", [str(exc)]) from None
+        openapi_text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+        t = lap("openapi", t)
 
     allowed = [f for f in closure.findings if f.allowed_by is not None]
     manifest = None

@@ -83,7 +83,7 @@ def build(root: Path, app: str | None, out: Path | None, as_json: bool) -> None:
 def check(root: Path, app: str | None) -> None:
     """Validate route declarations and the import closure without writing dist/."""
     try:
-        result = build_project(root, app=app, write=False)
+        result = build_project(root, app=app, write=False, openapi=False)
     except BuildError as exc:
         _fail(exc)
         return

@@ -11,8 +11,9 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .cache import ScanCache
 from .rules import HAZARD_ADVICE, PLATFORM_MODULES, Allowance, forbidden_reason
-from .scan import ImportRef, scan_source
+from .scan import ImportRef
 
 STDLIB = frozenset(sys.stdlib_module_names)
 
@@ -127,7 +128,9 @@ def walk(
     allow: list[Allowance],
     display_root: Path,
     entry_path: Path | None = None,
+    cache: ScanCache | None = None,
 ) -> Closure:
+    cache = cache or ScanCache()
     modules: dict[str, Module] = {}
     parent: dict[str, tuple[str, int]] = {}
     findings: list[Finding] = []
@@ -172,9 +175,7 @@ def walk(
         if mod.path is None or mod.path.suffix != ".py":
             continue
         try:
-            scan = scan_source(
-                mod.path.read_text(encoding="utf-8"), current, mod.is_package, str(mod.path)
-            )
+            scan = cache.scan(mod.path, current, mod.is_package)
         except SyntaxError as exc:
             findings.append(
                 Finding(
