@@ -1,0 +1,496 @@
+"""The one way the runtime calls external services.
+
+    result = await outbound.fetch(service="deezer", url=f"{base}/track/isrc:{isrc}", model=Track)
+    if result.ok:
+        track = result.data
+
+Every call goes through the same steps: subrequest budget (each attempt counts), a lane slot
+and a rate-limit token held only around the attempt itself, a timeout that aborts the
+request, limited retries with backoff on 429/5xx honouring `Retry-After`, optional JSON
+parsing into a pydantic model, and one log line per attempt with secrets redacted.
+
+Failures come back as a `FetchResult` with `ok=False` and an `error` code, so best-effort
+callers (enrichment) just check `ok`; `result.raise_for_error()` turns it into an exception.
+
+The transport is pluggable: on Workers (Pyodide) `JsFetchTransport` uses the JS `fetch` with
+an `AbortController`; unit tests inject a fake. Per request, the client lives in `ctx.state`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json as jsonlib
+import sys
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from . import budget as budget_mod
+from . import ratelimit
+from .http import Headers
+from .logging import REDACTED, ServiceLogger, is_secret_key, redact_text
+
+if TYPE_CHECKING:
+    from .budget import SubrequestTracker
+    from .ratelimit import RequestOrchestrator
+
+T = TypeVar("T")
+
+DEFAULT_TIMEOUT = 10.0
+DEFAULT_RETRIES = 2
+BACKOFF_BASE = 0.25
+BACKOFF_MAX = 8.0
+MAX_RETRY_AFTER = 20.0
+"""A `Retry-After` longer than this is not waited for: the failure is returned instead."""
+
+SERVICE_LANES: Mapping[str, str] = {
+    "anthropic": "anthropic",
+    "spotify": "spotify",
+    "spotify-accounts": "spotify",
+    "lastfm": "lastfm",
+    "deezer": "deezer",
+    "musicbrainz": "default",
+}
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+CLIENT_STATE_KEY = "outbound.client"
+
+
+# -- transport -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OutboundRequest:
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: bytes | None = None
+
+
+@dataclass(frozen=True)
+class TransportResponse:
+    status: int
+    headers: Headers
+    body: bytes
+
+
+class TransportError(ConnectionError):
+    """The request did not produce a response (DNS, connection reset, aborted...)."""
+
+
+class Transport(Protocol):
+    """Sends one request; must stop the request when the awaiting task is cancelled."""
+
+    async def send(self, request: OutboundRequest) -> TransportResponse: ...
+
+
+class JsFetchTransport:
+    """JS `fetch` inside the Worker; a cancelled await aborts the request (AbortController)."""
+
+    async def send(self, request: OutboundRequest) -> TransportResponse:
+        import js  # only inside the Worker
+        from pyodide.ffi import JsException, to_js
+
+        controller = js.AbortController.new()
+        init: dict[str, Any] = {
+            "method": request.method,
+            "headers": request.headers,
+            "signal": controller.signal,
+        }
+        if request.body is not None:
+            init["body"] = request.body
+        options = to_js(init, dict_converter=js.Object.fromEntries)
+        try:
+            response = await js.fetch(request.url, options)
+            buffer = await response.arrayBuffer()
+            body = bytes(buffer.to_bytes())
+        except asyncio.CancelledError:
+            controller.abort()
+            raise
+        except JsException as exc:
+            raise TransportError(str(exc)) from None
+        headers = Headers([(str(pair[0]), str(pair[1])) for pair in response.headers.entries()])
+        return TransportResponse(int(response.status), headers, body)
+
+
+def default_transport() -> Transport:
+    if sys.platform == "emscripten":
+        return JsFetchTransport()
+    raise RuntimeError(
+        "no outbound transport on this platform: pass one to OutboundClient or set "
+        "`transport` on the platform (LocalPlatform(transport=...))"
+    )
+
+
+# -- result --------------------------------------------------------------------------------
+
+
+class OutboundError(RuntimeError):
+    def __init__(self, result: FetchResult[Any]) -> None:
+        status = f" {result.status}" if result.status is not None else ""
+        super().__init__(
+            f"{result.service} {result.method} {result.safe_url} failed: {result.error}{status}"
+        )
+        self.result = result
+
+
+@dataclass(frozen=True)
+class FetchResult(Generic[T]):
+    """What an external call produced; `ok` is False for any failure, with an `error` code.
+
+    Error codes: `http_status` (non-2xx after retries), `timeout`, `network`,
+    `budget_exhausted` (not sent: no subrequests left), `invalid_json`, `invalid_response`
+    (the JSON did not validate against the requested model), `nested_slot`.
+    """
+
+    service: str
+    method: str
+    safe_url: str
+    ok: bool
+    status: int | None = None
+    headers: Headers = field(default_factory=Headers)
+    body: bytes = b""
+    data: T | None = None
+    error: str | None = None
+    detail: str | None = None
+    attempts: int = 0
+    duration_ms: float = 0.0
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        return jsonlib.loads(self.body)
+
+    def raise_for_error(self) -> FetchResult[T]:
+        if not self.ok:
+            raise OutboundError(self)
+        return self
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def safe_url(url: str) -> str:
+    """The URL with secret query values (api_key, token, ...) and userinfo replaced."""
+    parts = urlsplit(url)
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    if parts.query:
+        pairs = parse_qsl(parts.query, keep_blank_values=True)
+        query = urlencode(
+            [(k, REDACTED if is_secret_key(k) or k == "key" else v) for k, v in pairs],
+            safe="[]",
+        )
+    else:
+        query = ""
+    return redact_text(urlunsplit((parts.scheme, netloc, parts.path, query, "")))
+
+
+def with_params(url: str, params: Mapping[str, Any] | None) -> str:
+    if not params:
+        return url
+    items = [(k, _param(v)) for k, v in params.items() if v is not None]
+    if not items:
+        return url
+    sep = "&" if urlsplit(url).query else "?"
+    return f"{url}{sep}{urlencode(items)}"
+
+
+def _param(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def parse_retry_after(value: str | None, now: float) -> float | None:
+    """Seconds to wait from a `Retry-After` header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - now)
+
+
+def _default_jitter() -> float:
+    import random  # imported at call time: no entropy while modules load
+
+    return random.random()
+
+
+def _encode_json(value: Any) -> bytes:
+    if isinstance(value, BaseModel):
+        return value.model_dump_json(by_alias=True, exclude_none=True).encode()
+    return jsonlib.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_dump).encode()
+
+
+def _dump(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", by_alias=True, exclude_none=True)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+_adapters: dict[Any, TypeAdapter[Any]] = {}
+
+
+def _adapter(model: Any) -> TypeAdapter[Any]:
+    adapter = _adapters.get(model)
+    if adapter is None:
+        adapter = TypeAdapter(model)
+        _adapters[model] = adapter
+    return adapter
+
+
+# -- client --------------------------------------------------------------------------------
+
+
+class OutboundClient:
+    """Budget + lanes + rate limit + timeout + retries + logging around a transport."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        orchestrator: RequestOrchestrator | None = None,
+        subrequests: SubrequestTracker | None = None,
+        logger: ServiceLogger | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        jitter: Callable[[], float] = _default_jitter,
+    ) -> None:
+        self.transport = transport
+        self.orchestrator = orchestrator or ratelimit.RequestOrchestrator(clock=clock, sleep=sleep)
+        self.subrequests = subrequests
+        self.logger = logger or ServiceLogger("outbound")
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._sleep = sleep
+        self._jitter = jitter
+
+    async def fetch(
+        self,
+        *,
+        service: str,
+        url: str,
+        method: str = "GET",
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        body: bytes | str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        retries: int = DEFAULT_RETRIES,
+        model: Any = None,
+        lane: str | None = None,
+    ) -> FetchResult[Any]:
+        method = method.upper()
+        full_url = with_params(url, params)
+        shown = safe_url(full_url)
+        send_headers = dict(headers or {})
+        payload: bytes | None
+        if json is not None:
+            payload = _encode_json(json)
+            if not any(k.lower() == "content-type" for k in send_headers):
+                send_headers["Content-Type"] = "application/json"
+        else:
+            payload = body.encode() if isinstance(body, str) else body
+        request = OutboundRequest(method, full_url, send_headers, payload)
+        lane_name = lane or SERVICE_LANES.get(service, ratelimit.DEFAULT_LANE)
+        started = self._clock()
+
+        def finish(**kwargs: Any) -> FetchResult[Any]:
+            return FetchResult(
+                service=service,
+                method=method,
+                safe_url=shown,
+                duration_ms=round((self._clock() - started) * 1000, 1),
+                **kwargs,
+            )
+
+        attempt = 0
+        while True:
+            attempt += 1
+            tracker = self.subrequests
+            if tracker is not None and not tracker.try_spend(1):
+                self._log(service, method, shown, attempt, None, 0.0, "budget_exhausted")
+                return finish(ok=False, error="budget_exhausted", attempts=attempt - 1)
+            t0 = self._clock()
+            response: TransportResponse | None = None
+            error: str | None = None
+            detail: str | None = None
+            try:
+                async with self.orchestrator.slot(lane_name):
+                    t0 = self._clock()
+                    response = await asyncio.wait_for(self.transport.send(request), timeout)
+            except TimeoutError:
+                error, detail = "timeout", f"no response within {timeout:g}s"
+            except TransportError as exc:
+                error, detail = "network", redact_text(str(exc))
+            except ratelimit.NestedSlotError as exc:
+                # A programming error: surfaced as a failure so a best-effort caller survives.
+                self.logger.error("outbound call made while holding a lane slot", exc)
+                return finish(ok=False, error="nested_slot", detail=str(exc), attempts=attempt)
+            elapsed = self._clock() - t0
+            status = response.status if response is not None else None
+            self._log(service, method, shown, attempt, status, elapsed, error)
+
+            retry_after: float | None = None
+            if response is not None:
+                if 200 <= response.status < 300:
+                    return self._success(finish, response, model, attempt)
+                if response.status == 429 or response.status >= 500:
+                    retry_after = parse_retry_after(
+                        response.headers.get("Retry-After"), self._wall_clock()
+                    )
+                    retryable = True
+                else:
+                    retryable = False
+                error = "http_status"
+            else:
+                retryable = method in IDEMPOTENT
+
+            if (
+                not retryable
+                or attempt > retries
+                or (retry_after is not None and retry_after > MAX_RETRY_AFTER)
+            ):
+                return finish(
+                    ok=False,
+                    status=status,
+                    headers=response.headers if response is not None else Headers(),
+                    body=response.body if response is not None else b"",
+                    error=error,
+                    detail=detail,
+                    attempts=attempt,
+                )
+            await self._sleep(self._backoff(attempt, retry_after))
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> float:
+        delay = min(BACKOFF_MAX, BACKOFF_BASE * 2 ** (attempt - 1))
+        delay = delay * (0.5 + 0.5 * self._jitter())
+        if retry_after is not None:
+            delay = max(delay, retry_after)
+        return delay
+
+    def _success(
+        self,
+        finish: Callable[..., FetchResult[Any]],
+        response: TransportResponse,
+        model: Any,
+        attempts: int,
+    ) -> FetchResult[Any]:
+        common = {
+            "status": response.status,
+            "headers": response.headers,
+            "body": response.body,
+            "attempts": attempts,
+        }
+        if model is None:
+            return finish(ok=True, **common)
+        try:
+            data = _adapter(model).validate_json(response.body)
+        except ValidationError as exc:
+            kind = (
+                "invalid_json"
+                if any(e.get("type") == "json_invalid" for e in exc.errors())
+                else "invalid_response"
+            )
+            return finish(ok=False, error=kind, detail=_short(exc), **common)
+        return finish(ok=True, data=data, **common)
+
+    def _log(
+        self,
+        service: str,
+        method: str,
+        url: str,
+        attempt: int,
+        status: int | None,
+        elapsed: float,
+        error: str | None,
+    ) -> None:
+        fields: dict[str, Any] = {
+            "service": service,
+            "method": method,
+            "url": url,
+            "status": status,
+            "duration_ms": round(elapsed * 1000, 1),
+            "attempt": attempt,
+        }
+        if error is not None:
+            fields["error"] = error
+        failed = error is not None or status is None or status >= 400
+        log = self.logger.warn if failed else self.logger.info
+        log(f"{service} {method} {status if status is not None else error}", **fields)
+
+
+def _short(exc: ValidationError) -> str:
+    errors = exc.errors()
+    first = errors[0] if errors else {}
+    loc = ".".join(str(p) for p in first.get("loc", ()))
+    return f"{len(errors)} error(s); first at {loc or '<root>'}: {first.get('msg', '')}"[:300]
+
+
+def client() -> OutboundClient:
+    """The current request's client, built on first use from the request context."""
+    from .context import current_or_none
+
+    ctx = current_or_none()
+    if ctx is None:
+        raise LookupError(
+            "outbound.fetch needs a request context; outside one build an OutboundClient"
+        )
+    existing = ctx.state.get(CLIENT_STATE_KEY)
+    if existing is not None:
+        return existing
+    transport = getattr(ctx.platform, "transport", None) or default_transport()
+    created = OutboundClient(
+        transport,
+        orchestrator=ratelimit.orchestrator(),
+        subrequests=budget_mod.subrequests(),
+        logger=ctx.log.child("outbound"),
+    )
+    ctx.state[CLIENT_STATE_KEY] = created
+    return created
+
+
+async def fetch(
+    *,
+    service: str,
+    url: str,
+    method: str = "GET",
+    headers: Mapping[str, str] | None = None,
+    params: Mapping[str, Any] | None = None,
+    json: Any = None,
+    body: bytes | str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    retries: int = DEFAULT_RETRIES,
+    model: Any = None,
+    lane: str | None = None,
+) -> FetchResult[Any]:
+    """`OutboundClient.fetch` on the current request's client."""
+    return await client().fetch(
+        service=service,
+        url=url,
+        method=method,
+        headers=headers,
+        params=params,
+        json=json,
+        body=body,
+        timeout=timeout,
+        retries=retries,
+        model=model,
+        lane=lane,
+    )
