@@ -1,0 +1,1 @@
+"""Pydantic models of the DJ API's stored and exchanged values."""
