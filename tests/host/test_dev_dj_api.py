@@ -14,6 +14,9 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_dev_serves_the_dj_api_health_openapi_docs_and_an_spa_page(tmp_path: Path) -> None:
     server = DevServer(ROOT, tmp_path / "dist", port=0, persist_to=tmp_path / "state", echo=False)
     url = server.start()
+    assert server.local is not None
+    process = server.local._proc
+    assert process is not None
     try:
         with httpx.Client(base_url=url, timeout=30) as http:
             health = http.get("/api/health")
