@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import selectors
-from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 import pytest
@@ -28,41 +26,9 @@ from runtime.outbound import (
 )
 from runtime.platform.local import LocalPlatform
 from runtime.ratelimit import RequestOrchestrator
+from tests.support.virtual_time import VirtualTimeLoop, run_virtual
 
 T = TypeVar("T")
-
-
-# -- virtual time (same idea as in test_ratelimit.py) ---------------------------------------
-
-
-class _VirtualSelector(selectors.SelectSelector):
-    def __init__(self, loop: VirtualTimeLoop) -> None:
-        super().__init__()
-        self._loop = loop
-
-    def select(self, timeout: float | None = None) -> list[Any]:
-        if timeout is None:
-            raise RuntimeError("deadlock: every task is blocked and no timer is armed")
-        if timeout > 0:
-            self._loop.now += timeout
-        return []
-
-
-class VirtualTimeLoop(asyncio.SelectorEventLoop):
-    def __init__(self) -> None:
-        self.now = 0.0
-        super().__init__(selector=_VirtualSelector(self))
-
-    def time(self) -> float:
-        return self.now
-
-
-def run_virtual(factory: Callable[[VirtualTimeLoop], Coroutine[Any, Any, T]]) -> T:
-    loop = VirtualTimeLoop()
-    try:
-        return loop.run_until_complete(factory(loop))
-    finally:
-        loop.close()
 
 
 # -- fakes ---------------------------------------------------------------------------------

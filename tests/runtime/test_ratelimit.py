@@ -8,8 +8,7 @@ raises instead of hanging the test run.
 from __future__ import annotations
 
 import asyncio
-import selectors
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import pytest
@@ -20,42 +19,9 @@ from runtime.http import Request
 from runtime.logging import ServiceLogger
 from runtime.platform.local import LocalPlatform
 from runtime.ratelimit import Lane, NestedSlotError, RequestOrchestrator, TokenBucket
+from tests.support.virtual_time import DeadlockError, VirtualTimeLoop, run_virtual
 
 T = TypeVar("T")
-
-
-class DeadlockError(RuntimeError):
-    pass
-
-
-class _VirtualSelector(selectors.SelectSelector):
-    def __init__(self, loop: VirtualTimeLoop) -> None:
-        super().__init__()
-        self._loop = loop
-
-    def select(self, timeout: float | None = None) -> list[Any]:
-        if timeout is None:
-            raise DeadlockError("every task is blocked and no timer is armed")
-        if timeout > 0:
-            self._loop.now += timeout
-        return []
-
-
-class VirtualTimeLoop(asyncio.SelectorEventLoop):
-    def __init__(self) -> None:
-        self.now = 0.0
-        super().__init__(selector=_VirtualSelector(self))
-
-    def time(self) -> float:
-        return self.now
-
-
-def run_virtual(factory: Callable[[VirtualTimeLoop], Coroutine[Any, Any, T]]) -> T:
-    loop = VirtualTimeLoop()
-    try:
-        return loop.run_until_complete(factory(loop))
-    finally:
-        loop.close()
 
 
 def make_orchestrator(loop: VirtualTimeLoop, **kwargs: Any) -> RequestOrchestrator:

@@ -9,8 +9,6 @@ slot, around one HTTP attempt, so batches of helpers calling helpers always comp
 from __future__ import annotations
 
 import asyncio
-import selectors
-from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 import pytest
@@ -20,43 +18,10 @@ from runtime.http import Headers
 from runtime.logging import ServiceLogger
 from runtime.outbound import FetchResult, OutboundClient, OutboundRequest, TransportResponse
 from runtime.ratelimit import RequestOrchestrator
+from tests.support.virtual_time import VirtualTimeLoop, run_virtual
 
 T = TypeVar("T")
 LASTFM = "https://ws.audioscrobbler.com/2.0/"
-
-
-class DeadlockError(RuntimeError):
-    pass
-
-
-class _VirtualSelector(selectors.SelectSelector):
-    def __init__(self, loop: VirtualTimeLoop) -> None:
-        super().__init__()
-        self._loop = loop
-
-    def select(self, timeout: float | None = None) -> list[Any]:
-        if timeout is None:
-            raise DeadlockError("every task is blocked and no timer is armed")
-        if timeout > 0:
-            self._loop.now += timeout
-        return []
-
-
-class VirtualTimeLoop(asyncio.SelectorEventLoop):
-    def __init__(self) -> None:
-        self.now = 0.0
-        super().__init__(selector=_VirtualSelector(self))
-
-    def time(self) -> float:
-        return self.now
-
-
-def run_virtual(factory: Callable[[VirtualTimeLoop], Coroutine[Any, Any, T]]) -> T:
-    loop = VirtualTimeLoop()
-    try:
-        return loop.run_until_complete(factory(loop))
-    finally:
-        loop.close()
 
 
 class SlowLastFm:
