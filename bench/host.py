@@ -2,9 +2,11 @@
 
     .venv/bin/python bench/host.py [--requests 3000] [--concurrency 8 32]
 
-For a bare `WorkerEntrypoint` answering JSON through the SDK alone it prints the cold start
-(host start to first response, and the worker module's import time inside Pyodide) and, per
-concurrency, requests/s with p50/p99 latency. Load goes to 127.0.0.1 only, over keep-alive
+For the DJ API built by djbuild (GET /api/health through the whole runtime: routing,
+middleware, pydantic) and for a bare `WorkerEntrypoint` answering the same JSON through the
+SDK alone, measured in the same run, it prints the cold start (host start to first response,
+and the worker module's import time inside Pyodide) and, per concurrency, requests/s with
+p50/p99 latency, then our runtime's overhead as ratios against the bare worker. Load goes to 127.0.0.1 only, over keep-alive
 HTTP/1.1 connections, bounded in count and in time.
 
 `measure(dist_dir, path, concurrency, requests)` is reusable for any built dist/.
@@ -35,7 +37,7 @@ from workers import Response, WorkerEntrypoint
 
 class Default(WorkerEntrypoint):
     async def fetch(self, request):
-        return Response.json({"ok": True, "service": "bench"})
+        return Response.json({"status": "healthy"})
 """
 
 BARE_WRANGLER = """\
@@ -148,28 +150,40 @@ def measure(dist_dir: Path, path: str, concurrency: int, requests: int) -> dict[
         local.stop()
 
 
+def _line(label: str, result: dict[str, float]) -> str:
+    return (
+        f"  {label:<8} cold start {result['cold_start_ms']:6.0f} ms (worker import "
+        f"{result['import_ms']:6.1f} ms) | {result['rps']:6.0f} req/s  p50 {result['p50_ms']:6.2f} ms"
+        f"  p99 {result['p99_ms']:6.2f} ms  ({result['requests']:.0f} requests, {result['errors']:.0f} errors)"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[8, 32])
-    parser.add_argument("--dist", type=Path, default=None, help="a built dist/ (default: bare)")
-    parser.add_argument("--path", default="/api/bench")
+    parser.add_argument("--path", default="/api/health")
     parser.add_argument("--json", action="store_true", help="print JSON lines only")
     args = parser.parse_args()
     toolchain.ensure_node_modules()
+    from djbuild.build import build_project
+
     with tempfile.TemporaryDirectory(prefix="djbuild-bench-") as tmp:
-        dist = args.dist or write_bare_dist(Path(tmp) / "dist")
+        bare = write_bare_dist(Path(tmp) / "bare" / "dist")
+        ours = Path(tmp) / "dj" / "dist"
+        build_project(ROOT, ours)
         for concurrency in args.concurrency:
-            result = measure(dist, args.path, concurrency, args.requests)
+            b = measure(bare, args.path, concurrency, args.requests)
+            o = measure(ours, args.path, concurrency, args.requests)
             if args.json:
-                print(json.dumps(result))
+                print(json.dumps({"bare": b, "runtime": o}))
                 continue
+            print(f"GET {args.path} at concurrency {concurrency}:")
+            print(_line("bare SDK", b))
+            print(_line("runtime", o))
             print(
-                f"c={concurrency:<3} cold start {result['cold_start_ms']:.0f} ms "
-                f"(host ready {result['host_startup_ms']:.0f} ms, worker import "
-                f"{result['import_ms']:.1f} ms) | {result['rps']:.0f} req/s, "
-                f"p50 {result['p50_ms']:.2f} ms, p99 {result['p99_ms']:.2f} ms, "
-                f"{result['requests']:.0f} requests, {result['errors']:.0f} errors"
+                f"  runtime / bare: req/s {o['rps'] / b['rps']:.2f}, p50 {o['p50_ms'] / b['p50_ms']:.2f}, "
+                f"p99 {o['p99_ms'] / b['p99_ms']:.2f}, import {o['import_ms'] / max(b['import_ms'], 0.1):.1f}x"
             )
     return 0
 
