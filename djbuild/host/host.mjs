@@ -638,11 +638,33 @@ async function main() {
   );
 }
 
+// Query parameters whose values are credentials (an OAuth callback's code and state, tokens,
+// keys): the access log shows that they were there, never what they held.
+const SECRET_PARAM = /^(code|state|token|access_token|refresh_token|id_token|key|api_key|apikey|secret|client_secret|code_verifier|password|spotify_token)$/i;
+
+function loggablePath(rawPath) {
+  const q = rawPath.indexOf('?');
+  if (q < 0) return rawPath;
+  const params = rawPath
+    .slice(q + 1)
+    .split('&')
+    .map((pair) => {
+      const eq = pair.indexOf('=');
+      const name = eq < 0 ? pair : pair.slice(0, eq);
+      let decoded = name;
+      try {
+        decoded = decodeURIComponent(name);
+      } catch {}
+      return eq >= 0 && SECRET_PARAM.test(decoded) ? `${name}=[redacted]` : pair;
+    });
+  return `${rawPath.slice(0, q)}?${params.join('&')}`;
+}
+
 function logRequest(method, rawPath, status, started, response, note = '') {
   const ms = (performance.now() - started).toFixed(1);
   const rid = response?.headers?.get?.('x-request-id');
   process.stdout.write(
-    `${method} ${rawPath} ${status} ${ms}ms${rid ? ` id=${rid}` : ''}${note ? ` ${note}` : ''}\n`,
+    `${method} ${loggablePath(rawPath)} ${status} ${ms}ms${rid ? ` id=${rid}` : ''}${note ? ` ${note}` : ''}\n`,
   );
 }
 

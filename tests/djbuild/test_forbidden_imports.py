@@ -130,8 +130,8 @@ def test_allow_list_entry_does_not_cover_other_modules(make_project: Project) ->
             "calls random.random() while the module loads",
         ),
         (
-            "import asyncio\nasyncio.get_event_loop().call_later(1, print)\n",
-            "while the module loads",
+            "import asyncio\nLOOP = asyncio.new_event_loop()\nLOOP.call_later(1, print)\n",
+            "calls LOOP.call_later() while the module loads",
         ),
         ("import time\ndef handler():\n    time.sleep(1)\n", "calls time.sleep()"),
     ],

@@ -69,6 +69,13 @@ def test_request_log_line_has_method_path_status_duration_and_request_id(
     assert "id=req-hello" in line
 
 
+def test_request_log_hides_credential_query_values(client: httpx.Client, host: LocalHost) -> None:
+    client.get("/api/hello?code=AQDsecret123&state=st4te&page=2")
+    line = host.wait_for_line(r"^GET /api/hello\?")
+    assert "AQDsecret123" not in line and "st4te" not in line
+    assert "code=[redacted]&state=[redacted]&page=2" in line
+
+
 def test_worker_stdout_reaches_the_host_output(host: LocalHost) -> None:
     assert "sample worker imported" in host.lines
 
