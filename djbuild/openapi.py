@@ -155,7 +155,7 @@ def build_document(app: App) -> dict[str, Any]:
             op["parameters"] = params
         if r.body is not None:
             op["requestBody"] = {
-                "required": True,
+                "required": r.body_required,
                 "content": {"application/json": {"schema": ref(r.body, "validation")}},
             }
         responses: dict[str, Any] = {}
@@ -179,17 +179,16 @@ def build_document(app: App) -> dict[str, Any]:
             or r.path_model is not None
             or r.headers is not None
         ):
-            responses.setdefault(
-                "400",
-                {
+            invalid = {"$ref": REF.format(model="ValidationError")}
+            declared_400 = responses.get("400", {}).get("content", {}).get("application/json")
+            if declared_400 is None:
+                responses["400"] = {
                     "description": "Invalid input",
-                    "content": {
-                        "application/json": {
-                            "schema": {"$ref": REF.format(model="ValidationError")}
-                        }
-                    },
-                },
-            )
+                    "content": {"application/json": {"schema": invalid}},
+                }
+            elif declared_400["schema"] != invalid:
+                # the route's own 400 and the runtime's validation envelope can both occur
+                declared_400["schema"] = {"anyOf": [declared_400["schema"], invalid]}
         if r.auth == "bearer":
             op["security"] = [{"bearerAuth": []}]
             responses.setdefault(

@@ -160,7 +160,10 @@ class App(Router):
             c.headers = validate(route.headers, header_data(route.headers, req.headers), "header")
         if route.body is not None:
             raw = await self._read_body(c, route)
-            c.body = validate(route.body, parse_json(raw), "body")
+            if not route.body_required and not raw.strip():
+                c.body = None
+            else:
+                c.body = validate(route.body, parse_json(raw), "body")
 
     async def _read_body(self, c: Context, route: Route) -> bytes:
         limit = route.max_body or self.max_body_bytes

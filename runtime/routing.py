@@ -40,6 +40,7 @@ class Route:
     operation_id: str | None = None
     status: int = 200
     max_body: int | None = None
+    body_required: bool = True  # False: an empty body is allowed and reaches the handler as None
     include_in_schema: bool = True
     # Server-sent events, for `stream="sse"` routes (see runtime.sse):
     # `sse_framing` "json" sends `data: {"data":...,"type":...}` (chat, steer), "named" sends

@@ -186,3 +186,35 @@ def test_cli_build_failure_exits_1_with_the_findings_on_stderr(
     assert "forbidden module 'subprocess'" in proc.stderr
     assert proc.stdout == ""
     assert not out.exists()
+
+
+def test_optional_body_and_a_declared_400_both_show_in_openapi() -> None:
+    from pydantic import BaseModel
+
+    from djbuild.openapi import build_document
+    from runtime import App, Context, Router
+
+    class Body(BaseModel):
+        uri: str
+
+    class Refused(BaseModel):
+        error: str
+
+    app = App(title="t", version="1")
+    router = Router()
+
+    @router.post("/play", body=Body, body_required=False, responses={200: None, 400: Refused})
+    async def play(c: Context) -> None: ...
+
+    app.route("/api", router)
+    doc = build_document(app)
+    validate(doc)
+    op = doc["paths"]["/api/play"]["post"]
+    assert op["requestBody"]["required"] is False
+    schema = op["responses"]["400"]["content"]["application/json"]["schema"]
+    assert schema == {
+        "anyOf": [
+            {"$ref": "#/components/schemas/Refused"},
+            {"$ref": "#/components/schemas/ValidationError"},
+        ]
+    }

@@ -94,3 +94,23 @@ async def test_body_larger_than_its_declared_length_still_gives_413() -> None:
         "POST", "/api/echo", content=payload, headers={"Content-Length": "10"}
     )
     assert r.status == 413
+
+
+def _optional_body_app() -> App:
+    optional = App(title="t", version="1")
+    router = Router()
+
+    @router.post("/play", body=Message, body_required=False)
+    async def play(c: Context) -> dict:
+        return {"body": None if c.body is None else c.body.message}
+
+    optional.route("/api", router)
+    return optional
+
+
+async def test_optional_body_may_be_empty_but_is_validated_when_sent() -> None:
+    client = Client(_optional_body_app())
+    assert (await client.post("/api/play", content="")).json() == {"body": None}
+    assert (await client.post("/api/play", json={"message": "hi"})).json() == {"body": "hi"}
+    bad = await client.post("/api/play", json={"message": ""})
+    assert bad.status == 400
