@@ -29,7 +29,6 @@ from dj.spotify_models import (
     UpstreamErrorBody,
 )
 from runtime import Context, HTTPError, Router
-from runtime.validation import parse_json, validate
 
 router = Router(tags=["player"], auth="bearer")
 
@@ -141,16 +140,6 @@ async def _command(
         raise _failed(result, message)
 
 
-async def _play_body(c: Context) -> PlayRequest:
-    """The optional body of `POST /play`: absent or empty means "resume"."""
-    raw = await c.req.bytes()
-    if len(raw) > PLAY_BODY_MAX:
-        raise HTTPError(413, "Payload too large", limit=PLAY_BODY_MAX)
-    if not raw.strip():
-        return PlayRequest()
-    return validate(PlayRequest, parse_json(raw), "body")  # type: ignore[return-value]
-
-
 # -- reads -----------------------------------------------------------------------------------
 
 
@@ -192,6 +181,9 @@ async def queue(c: Context) -> dict[str, Any]:
 
 @router.post(
     "/play",
+    body=PlayRequest,
+    body_required=False,
+    max_body=PLAY_BODY_MAX,
     responses=_responses(Success),
     summary="Start or resume playback",
     description=(
@@ -201,7 +193,7 @@ async def queue(c: Context) -> dict[str, Any]:
     operation_id="playerPlay",
 )
 async def play(c: Context) -> Success:
-    body = await _play_body(c)
+    body: PlayRequest = c.body or PlayRequest()
     payload = body.model_dump(exclude_none=True)
     await _command(c, "PUT", "/play", "Failed to start playback", json_body=payload or None)
     return Success()
