@@ -26,7 +26,17 @@ def run_build(out: Path, cache: Path) -> tuple[float, dict]:
     env = dict(os.environ, DJBUILD_CACHE=str(cache))
     started = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-m", "djbuild.cli", "build", "--root", str(ROOT), "--out", str(out), "--json"],
+        [
+            sys.executable,
+            "-m",
+            "djbuild.cli",
+            "build",
+            "--root",
+            str(ROOT),
+            "--out",
+            str(out),
+            "--json",
+        ],
         capture_output=True,
         text=True,
         env=env,
@@ -55,19 +65,32 @@ def main() -> None:
         for i in range(args.warm):
             seconds, report = run_build(base / f"warm{i}" / "dist", warm_cache)
             warm.append(seconds)
-        hashes = {run_build(base / "again" / "dist", warm_cache)[1]["bundleHash"], report["bundleHash"]}
+        hashes = {
+            run_build(base / "again" / "dist", warm_cache)[1]["bundleHash"],
+            report["bundleHash"],
+        }
 
     total = report["total"]
     print(f"djbuild build of the DJ API ({report['routes']} routes, {total['files']} modules)")
-    print(f"  cold build  median {statistics.median(cold):6.2f} s  (n={len(cold)}, min {min(cold):.2f}, max {max(cold):.2f})")
-    print(f"  warm build  median {statistics.median(warm):6.2f} s  (n={len(warm)}, min {min(warm):.2f}, max {max(warm):.2f})")
+    print(
+        f"  cold build  median {statistics.median(cold):6.2f} s  (n={len(cold)}, min {min(cold):.2f}, max {max(cold):.2f})"
+    )
+    print(
+        f"  warm build  median {statistics.median(warm):6.2f} s  (n={len(warm)}, min {min(warm):.2f}, max {max(warm):.2f})"
+    )
     print(f"  warm / cold {statistics.median(warm) / statistics.median(cold):6.2f}")
     print(f"  bundle raw  {total['raw'] / 1024:9.1f} KiB")
-    print(f"  bundle gzip {total['gzip'] / 1024:9.1f} KiB  ({100 * total['gzip'] / (3 * 1024 * 1024):.0f}% of 3 MB free, "
-          f"{100 * total['gzip'] / (10 * 1024 * 1024):.0f}% of 10 MB paid)")
+    print(
+        f"  bundle gzip {total['gzip'] / 1024:9.1f} KiB  ({100 * total['gzip'] / (3 * 1024 * 1024):.0f}% of 3 MB free, "
+        f"{100 * total['gzip'] / (10 * 1024 * 1024):.0f}% of 10 MB paid)"
+    )
     for group in report["groups"]:
-        print(f"    {group['group']:<34} {group['raw'] / 1024:9.1f} KiB raw {group['gzip'] / 1024:8.1f} KiB gzip")
-    print(f"  deterministic: {'yes' if len(hashes) == 1 else 'NO'} (bundle {sorted(hashes)[0][:16]})")
+        print(
+            f"    {group['group']:<34} {group['raw'] / 1024:9.1f} KiB raw {group['gzip'] / 1024:8.1f} KiB gzip"
+        )
+    print(
+        f"  deterministic: {'yes' if len(hashes) == 1 else 'NO'} (bundle {sorted(hashes)[0][:16]})"
+    )
 
 
 if __name__ == "__main__":

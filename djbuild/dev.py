@@ -247,7 +247,9 @@ def dev(
     suite = None
     if fakes:
         suite, env_file = _start_fakes(root, env_file)
-    server = DevServer(root, out_dir, port=port, host=host, persist_to=persist_to, env_file=env_file)
+    server = DevServer(
+        root, out_dir, port=port, host=host, persist_to=persist_to, env_file=env_file
+    )
     signal.signal(signal.SIGTERM, _raise_interrupt)
     started = time.perf_counter()
     try:
@@ -256,7 +258,9 @@ def dev(
         except HostError as exc:
             # The host's own output (traceback, error line) was already echoed above.
             raise click.ClickException(str(exc).splitlines()[0]) from exc
-        click.echo(f"ready: {url} (started in {(time.perf_counter() - started):.1f} s; Ctrl-C stops)")
+        click.echo(
+            f"ready: {url} (started in {(time.perf_counter() - started):.1f} s; Ctrl-C stops)"
+        )
         if suite is not None:
             click.echo(
                 "OFFLINE DEMO: every upstream is a local fake; no real Spotify, Anthropic, Deezer,\n"

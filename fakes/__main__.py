@@ -1,9 +1,9 @@
 """`python -m fakes`: start every fake on loopback and print the worker's `.dev.vars` lines.
 
-    python -m fakes                      # free ports
-    python -m fakes --port spotify=8801 --port anthropic=8805
-    python -m fakes --write .dev.vars    # also write the lines to a file
-    python -m fakes --demo-playback      # Spotify player starts out playing a playlist
+python -m fakes                      # free ports
+python -m fakes --port spotify=8801 --port anthropic=8805
+python -m fakes --write .dev.vars    # also write the lines to a file
+python -m fakes --demo-playback      # Spotify player starts out playing a playlist
 """
 
 from __future__ import annotations
@@ -25,18 +25,33 @@ def _port(value: str) -> tuple[str, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m fakes", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--port", action="append", type=_port, default=[],
-                        help="fix one service's port, e.g. spotify=8801 (repeatable)")
+    parser = argparse.ArgumentParser(
+        prog="python -m fakes",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--port",
+        action="append",
+        type=_port,
+        default=[],
+        help="fix one service's port, e.g. spotify=8801 (repeatable)",
+    )
     parser.add_argument("--write", type=Path, help="also write the vars to this file")
-    parser.add_argument("--demo-playback", action="store_true",
-                        help="start the Spotify player in a playing state")
-    parser.add_argument("--no-musicbrainz-limit", action="store_true",
-                        help="disable the fake MusicBrainz rate limit (3 calls/s)")
+    parser.add_argument(
+        "--demo-playback", action="store_true", help="start the Spotify player in a playing state"
+    )
+    parser.add_argument(
+        "--no-musicbrainz-limit",
+        action="store_true",
+        help="disable the fake MusicBrainz rate limit (3 calls/s)",
+    )
     args = parser.parse_args(argv)
-    suite = start_all(dict(args.port), demo_playback=args.demo_playback,
-                      musicbrainz_rate=None if args.no_musicbrainz_limit else (3, 1.0))
+    suite = start_all(
+        dict(args.port),
+        demo_playback=args.demo_playback,
+        musicbrainz_rate=None if args.no_musicbrainz_limit else (3, 1.0),
+    )
     lines = suite.dev_vars()
     sys.stdout.write(lines)
     sys.stdout.flush()

@@ -64,9 +64,14 @@ MODELS: dict[str, ModelInfo] = {
 }
 
 ERROR_STATUS = {
-    "invalid_request_error": 400, "authentication_error": 401, "permission_error": 403,
-    "not_found_error": 404, "request_too_large": 413, "rate_limit_error": 429,
-    "api_error": 500, "overloaded_error": 529,
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "api_error": 500,
+    "overloaded_error": 529,
 }
 STATUS_ERROR = {v: k for k, v in ERROR_STATUS.items()}
 STATUS_ERROR[503] = "api_error"
@@ -89,13 +94,18 @@ def text(value: str) -> Block:
 
 
 def tool_use(name: str, input: Any | None = None, id: str | None = None) -> Block:
-    return Block("tool_use", name=name, input={} if input is None else input,
-                 id=id or "toolu_01" + secrets.token_hex(11))
+    return Block(
+        "tool_use",
+        name=name,
+        input={} if input is None else input,
+        id=id or "toolu_01" + secrets.token_hex(11),
+    )
 
 
 def thinking(value: str, signature: str | None = None) -> Block:
-    return Block("thinking", text=value,
-                 signature=signature or "EqQBCkYIBxgCKkB" + secrets.token_urlsafe(40))
+    return Block(
+        "thinking", text=value, signature=signature or "EqQBCkYIBxgCKkB" + secrets.token_urlsafe(40)
+    )
 
 
 @dataclass
@@ -130,9 +140,12 @@ class Reply:
 
     @classmethod
     def rate_limited(cls, retry_after: int = 10) -> Reply:
-        return cls(status=429, error_type="rate_limit_error", retry_after=retry_after,
-                   error_message="Number of request tokens has exceeded your per-minute rate "
-                                 "limit")
+        return cls(
+            status=429,
+            error_type="rate_limit_error",
+            retry_after=retry_after,
+            error_message="Number of request tokens has exceeded your per-minute rate limit",
+        )
 
     @classmethod
     def of(cls, *blocks: Block | str, **kw: Any) -> Reply:
@@ -156,10 +169,15 @@ class ValidationError(Exception):
 class FakeAnthropic(FakeServer):
     service = "anthropic"
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *,
-                 api_keys: tuple[str, ...] = (DEFAULT_API_KEY,),
-                 models: dict[str, ModelInfo] | None = None,
-                 responder: Responder | None = None) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        api_keys: tuple[str, ...] = (DEFAULT_API_KEY,),
+        models: dict[str, ModelInfo] | None = None,
+        responder: Responder | None = None,
+    ) -> None:
         super().__init__(host, port)
         self.api_keys = set(api_keys)
         self.models = dict(MODELS if models is None else models)
@@ -195,12 +213,20 @@ class FakeAnthropic(FakeServer):
 
     def error_body(self, status: int, message: str | None) -> FakeResponse:
         kind = STATUS_ERROR.get(status, "api_error")
-        default = {"overloaded_error": "Overloaded", "api_error": "Internal server error",
-                   "rate_limit_error": "Rate limited"}.get(kind, "Error")
+        default = {
+            "overloaded_error": "Overloaded",
+            "api_error": "Internal server error",
+            "rate_limit_error": "Rate limited",
+        }.get(kind, "Error")
         return FakeResponse.json(
-            {"type": "error", "error": {"type": kind, "message": message or default},
-             "request_id": "req_" + secrets.token_hex(12)}, status=status,
-            headers={"request-id": "req_" + secrets.token_hex(12)})
+            {
+                "type": "error",
+                "error": {"type": kind, "message": message or default},
+                "request_id": "req_" + secrets.token_hex(12),
+            },
+            status=status,
+            headers={"request-id": "req_" + secrets.token_hex(12)},
+        )
 
     def _err(self, kind: str, message: str, retry_after: int | None = None) -> FakeResponse:
         response = self.error_body(ERROR_STATUS.get(kind, 500), message)
@@ -221,8 +247,9 @@ class FakeAnthropic(FakeServer):
         if not version:
             return self._err("invalid_request_error", "anthropic-version: header is required")
         if version not in API_VERSIONS:
-            return self._err("invalid_request_error",
-                             f"anthropic-version: invalid version '{version}'")
+            return self._err(
+                "invalid_request_error", f"anthropic-version: invalid version '{version}'"
+            )
         return None
 
     def validate(self, body: Any) -> ModelInfo:
@@ -247,7 +274,8 @@ class FakeAnthropic(FakeServer):
         if max_tokens > info.max_output:
             raise ValidationError(
                 f"max_tokens: {max_tokens} > {info.max_output}, which is the maximum allowed "
-                f"number of output tokens for {model}")
+                f"number of output tokens for {model}"
+            )
         temp = body.get("temperature")
         if temp is not None and (not isinstance(temp, int | float) or not 0 <= temp <= 1):
             raise ValidationError("temperature: Input should be less than or equal to 1")
@@ -260,15 +288,17 @@ class FakeAnthropic(FakeServer):
         self._check_cache_breakpoints(body)
         return info
 
-    def _check_thinking(self, body: dict[str, Any], info: ModelInfo, max_tokens: int,
-                        temp: Any) -> None:
+    def _check_thinking(
+        self, body: dict[str, Any], info: ModelInfo, max_tokens: int, temp: Any
+    ) -> None:
         th = body.get("thinking")
         if th is None:
             return
-        if not isinstance(th, dict) or th.get("type") not in ("enabled", "disabled",
-                                                              "adaptive"):
-            raise ValidationError("thinking: Input tag does not match any of the expected tags:"
-                                  " 'enabled', 'disabled', 'adaptive'")
+        if not isinstance(th, dict) or th.get("type") not in ("enabled", "disabled", "adaptive"):
+            raise ValidationError(
+                "thinking: Input tag does not match any of the expected tags:"
+                " 'enabled', 'disabled', 'adaptive'"
+            )
         kind = th["type"]
         if kind == "disabled":
             return
@@ -279,31 +309,42 @@ class FakeAnthropic(FakeServer):
                 raise ValidationError(
                     "thinking.type.enabled is not supported for this model. Use "
                     "thinking.type.adaptive and output_config.effort to control thinking "
-                    "behavior." if info.adaptive else
-                    "thinking: extended thinking is not supported for this model.")
+                    "behavior."
+                    if info.adaptive
+                    else "thinking: extended thinking is not supported for this model."
+                )
             budget = th.get("budget_tokens")
             if not isinstance(budget, int) or isinstance(budget, bool):
                 raise ValidationError("thinking.enabled.budget_tokens: Field required")
             if budget < 1024:
-                raise ValidationError("thinking.enabled.budget_tokens: Input should be greater "
-                                      "than or equal to 1024")
+                raise ValidationError(
+                    "thinking.enabled.budget_tokens: Input should be greater than or equal to 1024"
+                )
             if budget >= max_tokens:
-                raise ValidationError("`max_tokens` must be greater than "
-                                      "`thinking.budget_tokens`. Please consult our "
-                                      f"documentation at {DOCS}#max-tokens-and-context-window"
-                                      "-size")
+                raise ValidationError(
+                    "`max_tokens` must be greater than "
+                    "`thinking.budget_tokens`. Please consult our "
+                    f"documentation at {DOCS}#max-tokens-and-context-window"
+                    "-size"
+                )
         if temp is not None and temp != 1:
-            raise ValidationError("`temperature` may only be set to 1 when thinking is enabled "
-                                  f"or in adaptive mode. Please consult our documentation at "
-                                  f"{DOCS}#feature-compatibility")
+            raise ValidationError(
+                "`temperature` may only be set to 1 when thinking is enabled "
+                f"or in adaptive mode. Please consult our documentation at "
+                f"{DOCS}#feature-compatibility"
+            )
         if body.get("top_k") is not None:
-            raise ValidationError("`top_k` must be unset when thinking is enabled. Please "
-                                  f"consult our documentation at {DOCS}#feature-compatibility")
+            raise ValidationError(
+                "`top_k` must be unset when thinking is enabled. Please "
+                f"consult our documentation at {DOCS}#feature-compatibility"
+            )
         top_p = body.get("top_p")
         if top_p is not None and not 0.95 <= top_p <= 1:
-            raise ValidationError("`top_p` must be greater than or equal to 0.95 or unset "
-                                  "when thinking is enabled. Please consult our documentation "
-                                  f"at {DOCS}#feature-compatibility")
+            raise ValidationError(
+                "`top_p` must be greater than or equal to 0.95 or unset "
+                "when thinking is enabled. Please consult our documentation "
+                f"at {DOCS}#feature-compatibility"
+            )
 
     @staticmethod
     def _check_cache_control(cc: Any, where: str) -> None:
@@ -320,8 +361,11 @@ class FakeAnthropic(FakeServer):
         if not isinstance(system, list):
             raise ValidationError("system: Input should be a valid string or list")
         for i, block in enumerate(system):
-            if not isinstance(block, dict) or block.get("type") != "text" or \
-                    not isinstance(block.get("text"), str):
+            if (
+                not isinstance(block, dict)
+                or block.get("type") != "text"
+                or not isinstance(block.get("text"), str)
+            ):
                 raise ValidationError(f"system.{i}: Input should be a text block")
             if not block["text"]:
                 raise ValidationError(f"system.{i}.text: text content blocks must be non-empty")
@@ -340,8 +384,9 @@ class FakeAnthropic(FakeServer):
                 continue  # server tools (web_search etc.) are not modelled
             name = tool.get("name")
             if not isinstance(name, str) or not re.fullmatch(r"[a-zA-Z0-9_-]{1,64}", name):
-                raise ValidationError(f"tools.{i}.custom.name: String should match pattern "
-                                      "'^[a-zA-Z0-9_-]{1,64}$'")
+                raise ValidationError(
+                    f"tools.{i}.custom.name: String should match pattern '^[a-zA-Z0-9_-]{{1,64}}$'"
+                )
             if name in names:
                 raise ValidationError("tools: Tool names must be unique.")
             names.add(name)
@@ -349,8 +394,9 @@ class FakeAnthropic(FakeServer):
             if not isinstance(schema, dict):
                 raise ValidationError(f"tools.{i}.custom.input_schema: Field required")
             if schema.get("type") != "object":
-                raise ValidationError(f"tools.{i}.custom.input_schema.type: Input should be "
-                                      "'object'")
+                raise ValidationError(
+                    f"tools.{i}.custom.input_schema.type: Input should be 'object'"
+                )
             self._check_cache_control(tool.get("cache_control"), f"tools.{i}")
 
     def _check_messages(self, messages: list[Any]) -> None:
@@ -360,15 +406,16 @@ class FakeAnthropic(FakeServer):
                 raise ValidationError(f"messages.{i}: Input should be an object")
             role = msg.get("role")
             if role not in ("user", "assistant"):
-                raise ValidationError(f"messages.{i}.role: Input should be 'user' or "
-                                      "'assistant'")
+                raise ValidationError(f"messages.{i}.role: Input should be 'user' or 'assistant'")
             content = msg.get("content")
             last = i == len(messages) - 1
             if content is None or content == "" or content == []:
                 if not (last and role == "assistant"):
-                    raise ValidationError(f"messages.{i}: all messages must have non-empty "
-                                          "content except for the optional final assistant "
-                                          "message")
+                    raise ValidationError(
+                        f"messages.{i}: all messages must have non-empty "
+                        "content except for the optional final assistant "
+                        "message"
+                    )
                 continue
             blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content
             if not isinstance(blocks, list):
@@ -377,26 +424,33 @@ class FakeAnthropic(FakeServer):
             uses = set()
             for j, block in enumerate(blocks):
                 if not isinstance(block, dict) or "type" not in block:
-                    raise ValidationError(f"messages.{i}.content.{j}: Input should be an "
-                                          "object with a type")
+                    raise ValidationError(
+                        f"messages.{i}.content.{j}: Input should be an object with a type"
+                    )
                 kind = block["type"]
-                self._check_cache_control(block.get("cache_control"),
-                                          f"messages.{i}.content.{j}")
+                self._check_cache_control(block.get("cache_control"), f"messages.{i}.content.{j}")
                 if kind == "text" and not block.get("text"):
-                    raise ValidationError(f"messages.{i}.content.{j}.text: text content "
-                                          "blocks must be non-empty")
+                    raise ValidationError(
+                        f"messages.{i}.content.{j}.text: text content blocks must be non-empty"
+                    )
                 if kind == "tool_use":
                     if role != "assistant":
-                        raise ValidationError(f"messages.{i}.content.{j}: tool_use blocks "
-                                              "are only allowed in assistant messages")
+                        raise ValidationError(
+                            f"messages.{i}.content.{j}: tool_use blocks "
+                            "are only allowed in assistant messages"
+                        )
                     if not isinstance(block.get("input"), dict):
-                        raise ValidationError(f"messages.{i}.content.{j}.tool_use.input: "
-                                              "Input should be a valid dictionary")
+                        raise ValidationError(
+                            f"messages.{i}.content.{j}.tool_use.input: "
+                            "Input should be a valid dictionary"
+                        )
                     uses.add(block.get("id"))
                 if kind == "tool_result":
                     if role != "user":
-                        raise ValidationError(f"messages.{i}.content.{j}: tool_result blocks "
-                                              "are only allowed in user messages")
+                        raise ValidationError(
+                            f"messages.{i}.content.{j}: tool_result blocks "
+                            "are only allowed in user messages"
+                        )
                     results.add(block.get("tool_use_id"))
             if pending_tool_ids:
                 missing = pending_tool_ids - results
@@ -405,18 +459,21 @@ class FakeAnthropic(FakeServer):
                     raise ValidationError(
                         f"messages.{i}: `tool_use` ids were found without `tool_result` blocks "
                         f"immediately after: {ids}. Each `tool_use` block must have a "
-                        "corresponding `tool_result` block in the next message.")
+                        "corresponding `tool_result` block in the next message."
+                    )
             stray = results - pending_tool_ids
             if stray:
                 raise ValidationError(
                     f"messages.{i}.content.0: unexpected `tool_use_id` found in `tool_result` "
                     f"blocks: {', '.join(sorted(str(s) for s in stray))}. Each `tool_result` "
-                    "block must have a corresponding `tool_use` block in the previous message.")
+                    "block must have a corresponding `tool_use` block in the previous message."
+                )
             pending_tool_ids = uses
             if uses and last:
                 raise ValidationError(
                     f"messages.{i}: `tool_use` ids were found without `tool_result` blocks "
-                    f"immediately after: {', '.join(sorted(str(u) for u in uses))}.")
+                    f"immediately after: {', '.join(sorted(str(u) for u in uses))}."
+                )
 
     @staticmethod
     def _check_cache_breakpoints(body: dict[str, Any]) -> None:
@@ -431,8 +488,9 @@ class FakeAnthropic(FakeServer):
             if isinstance(content, list):
                 count += sum(1 for b in content if isinstance(b, dict) and b.get("cache_control"))
         if count > 4:
-            raise ValidationError(f"A maximum of 4 blocks with cache_control may be provided. "
-                                  f"Found {count}.")
+            raise ValidationError(
+                f"A maximum of 4 blocks with cache_control may be provided. Found {count}."
+            )
 
     # -------------------------------------------------------------- handling
     def _count(self, request: FakeRequest) -> FakeResponse:
@@ -470,12 +528,14 @@ class FakeAnthropic(FakeServer):
         if body.get("stream"):
             return FakeResponse(
                 status=200,
-                headers={"Content-Type": "text/event-stream; charset=utf-8",
-                         "Cache-Control": "no-cache", "request-id": "req_" +
-                         secrets.token_hex(12)},
-                stream=self._events(message, reply, usage_out))
-        return FakeResponse.json(message, headers={"request-id": "req_" +
-                                                   secrets.token_hex(12)})
+                headers={
+                    "Content-Type": "text/event-stream; charset=utf-8",
+                    "Cache-Control": "no-cache",
+                    "request-id": "req_" + secrets.token_hex(12),
+                },
+                stream=self._events(message, reply, usage_out),
+            )
+        return FakeResponse.json(message, headers={"request-id": "req_" + secrets.token_hex(12)})
 
     def _usage(self, body: dict[str, Any]) -> dict[str, int]:
         """Input usage with prompt-caching accounting for the tools+system prefix."""
@@ -498,19 +558,22 @@ class FakeAnthropic(FakeServer):
         if cached_upto is not None:
             size = _tokens(cached_upto)
             if size >= 1024:
-                key = hashlib.sha256((str(body.get("model")) + json.dumps(
-                    cached_upto, sort_keys=True)).encode()).hexdigest()
+                key = hashlib.sha256(
+                    (str(body.get("model")) + json.dumps(cached_upto, sort_keys=True)).encode()
+                ).hexdigest()
                 with self._lock:
                     if key in self._cache:
                         read = size
                     else:
                         self._cache.add(key)
                         created = size
-        return {"input_tokens": max(1, total - created - read),
-                "cache_creation_input_tokens": created, "cache_read_input_tokens": read}
+        return {
+            "input_tokens": max(1, total - created - read),
+            "cache_creation_input_tokens": created,
+            "cache_read_input_tokens": read,
+        }
 
-    def _build_message(self, body: dict[str, Any], reply: Reply
-                       ) -> tuple[dict[str, Any], int]:
+    def _build_message(self, body: dict[str, Any], reply: Reply) -> tuple[dict[str, Any], int]:
         th = body.get("thinking") or {}
         thinking_on = th.get("type") in ("enabled", "adaptive")
         budget = int(body["max_tokens"])
@@ -521,14 +584,15 @@ class FakeAnthropic(FakeServer):
             if block.type == "thinking":
                 if not thinking_on:
                     continue
-                content.append({"type": "thinking", "thinking": block.text,
-                                "signature": block.signature})
+                content.append(
+                    {"type": "thinking", "thinking": block.text, "signature": block.signature}
+                )
                 used += _tokens(block.text)
             elif block.type == "text":
                 room = budget - used
                 value = block.text
                 if _tokens(value) > room:
-                    value = value[:max(0, room) * 4]
+                    value = value[: max(0, room) * 4]
                     stop_reason = "max_tokens"
                 if value:
                     content.append({"type": "text", "text": value})
@@ -536,23 +600,31 @@ class FakeAnthropic(FakeServer):
                 if stop_reason == "max_tokens":
                     break
             elif block.type == "tool_use":
-                content.append({"type": "tool_use", "id": block.id, "name": block.name,
-                                "input": block.input})
+                content.append(
+                    {"type": "tool_use", "id": block.id, "name": block.name, "input": block.input}
+                )
                 used += _tokens(block.input)
         if stop_reason is None:
-            stop_reason = "tool_use" if any(c["type"] == "tool_use" for c in content) \
-                else "end_turn"
+            stop_reason = (
+                "tool_use" if any(c["type"] == "tool_use" for c in content) else "end_turn"
+            )
         usage = self._usage(body)
         usage["output_tokens"] = max(1, used)
         message = {
-            "id": "msg_01" + secrets.token_hex(11), "type": "message", "role": "assistant",
-            "model": body["model"], "content": content, "stop_reason": stop_reason,
-            "stop_sequence": None, "usage": usage,
+            "id": "msg_01" + secrets.token_hex(11),
+            "type": "message",
+            "role": "assistant",
+            "model": body["model"],
+            "content": content,
+            "stop_reason": stop_reason,
+            "stop_sequence": None,
+            "usage": usage,
         }
         return message, usage["output_tokens"]
 
-    def _events(self, message: dict[str, Any], reply: Reply, output_tokens: int
-                ) -> Iterator[bytes | float | Drop]:
+    def _events(
+        self, message: dict[str, Any], reply: Reply, output_tokens: int
+    ) -> Iterator[bytes | float | Drop]:
         delay = reply.event_delay
         start = dict(message, content=[], stop_reason=None, stop_sequence=None)
         start["usage"] = dict(message["usage"], output_tokens=1)
@@ -561,10 +633,18 @@ class FakeAnthropic(FakeServer):
 
         def interrupt() -> Iterator[bytes | float | Drop]:
             if reply.error_after is not None and deltas >= reply.error_after:
-                yield sse_event("error", {"type": "error", "error": {
-                    "type": reply.stream_error_type,
-                    "message": "Overloaded" if reply.stream_error_type == "overloaded_error"
-                    else "Internal server error"}})
+                yield sse_event(
+                    "error",
+                    {
+                        "type": "error",
+                        "error": {
+                            "type": reply.stream_error_type,
+                            "message": "Overloaded"
+                            if reply.stream_error_type == "overloaded_error"
+                            else "Internal server error",
+                        },
+                    },
+                )
                 yield Drop() if reply.drop_after is not None else b""
             elif reply.drop_after is not None and deltas >= reply.drop_after:
                 yield Drop()
@@ -577,10 +657,11 @@ class FakeAnthropic(FakeServer):
             elif kind == "thinking":
                 first = {"type": "thinking", "thinking": "", "signature": ""}
             else:
-                first = {"type": "tool_use", "id": block["id"], "name": block["name"],
-                         "input": {}}
-            yield sse_event("content_block_start", {"type": "content_block_start",
-                                                    "index": index, "content_block": first})
+                first = {"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}
+            yield sse_event(
+                "content_block_start",
+                {"type": "content_block_start", "index": index, "content_block": first},
+            )
             if index == 0:
                 yield sse_event("ping", {"type": "ping"})
             for delta in _deltas(block, reply):
@@ -591,20 +672,25 @@ class FakeAnthropic(FakeServer):
                     return
                 if delay:
                     yield delay
-                yield sse_event("content_block_delta", {"type": "content_block_delta",
-                                                        "index": index, "delta": delta})
+                yield sse_event(
+                    "content_block_delta",
+                    {"type": "content_block_delta", "index": index, "delta": delta},
+                )
                 deltas += 1
-            yield sse_event("content_block_stop", {"type": "content_block_stop",
-                                                   "index": index})
+            yield sse_event("content_block_stop", {"type": "content_block_stop", "index": index})
         for item in interrupt():
             stopped = True
             yield item
         if stopped:
             return
-        yield sse_event("message_delta", {
-            "type": "message_delta",
-            "delta": {"stop_reason": message["stop_reason"], "stop_sequence": None},
-            "usage": {"output_tokens": output_tokens}})
+        yield sse_event(
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": message["stop_reason"], "stop_sequence": None},
+                "usage": {"output_tokens": output_tokens},
+            },
+        )
         yield sse_event("message_stop", {"type": "message_stop"})
 
 
@@ -646,8 +732,12 @@ def default_responder(body: dict[str, Any]) -> Reply:
     th = body.get("thinking") or {}
     blocks: list[Block] = []
     if th.get("type") in ("enabled", "adaptive"):
-        blocks.append(thinking("The user wants help with their music. Let me work out which "
-                               "tool fits, then answer briefly."))
+        blocks.append(
+            thinking(
+                "The user wants help with their music. Let me work out which "
+                "tool fits, then answer briefly."
+            )
+        )
     if results:
         summary = []
         for r in results:
@@ -673,8 +763,11 @@ def default_responder(body: dict[str, Any]) -> Reply:
         blocks.append(choice)
         return Reply(blocks)
     system = body.get("system")
-    system_text = system if isinstance(system, str) else " ".join(
-        b.get("text", "") for b in system or [] if isinstance(b, dict))
+    system_text = (
+        system
+        if isinstance(system, str)
+        else " ".join(b.get("text", "") for b in system or [] if isinstance(b, dict))
+    )
     if "json" in (system_text + " " + low).lower():
         blocks.append(text(json.dumps({"offline_demo": True, "echo": query})))
     else:

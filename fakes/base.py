@@ -321,8 +321,10 @@ class FakeServer:
         server.owner = self
         self._server = server
         self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05},
-            name=f"fake-{self.service}", daemon=True,
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"fake-{self.service}",
+            daemon=True,
         )
         self._thread.start()
         return self.base_url
@@ -363,8 +365,9 @@ class FakeServer:
 
     def error_body(self, status: int, message: str | None) -> FakeResponse:
         """The service's own error envelope for an injected HTTP error."""
-        return FakeResponse.json({"error": {"status": status, "message": message or "error"}},
-                                 status=status)
+        return FakeResponse.json(
+            {"error": {"status": status, "message": message or "error"}}, status=status
+        )
 
     def not_found(self, request: FakeRequest) -> FakeResponse:
         return self.error_body(404, "Service not found")
@@ -409,8 +412,18 @@ class FakeServer:
         skip: int = 0,
     ) -> Fault:
         """Make matching requests fail; see `Fault`. Returns the fault (its `.fired` counts)."""
-        fault = Fault(target, status, body, dict(headers or {}), retry_after, delay, drop,
-                      times, skip, message)
+        fault = Fault(
+            target,
+            status,
+            body,
+            dict(headers or {}),
+            retry_after,
+            delay,
+            drop,
+            times,
+            skip,
+            message,
+        )
         with self._lock:
             self._faults.append(fault)
         return fault
@@ -420,7 +433,11 @@ class FakeServer:
             self._faults.clear()
 
     def rate_limit(
-        self, target: str, limit: int, window: float, retry_after: int = 1,
+        self,
+        target: str,
+        limit: int,
+        window: float,
+        retry_after: int = 1,
         status: int | None = None,
     ) -> RateLimit:
         """Answer like the service does when more than `limit` calls arrive in `window` s."""
@@ -444,8 +461,15 @@ class FakeServer:
         route, params = self._find(request)
         request.params = params
         name = route.name if route else "unmatched"
-        call = RecordedCall(request.method, request.path, request.query, request.headers,
-                            request.body, name, arrived)
+        call = RecordedCall(
+            request.method,
+            request.path,
+            request.query,
+            request.headers,
+            request.body,
+            name,
+            arrived,
+        )
         with self._lock:
             self._calls.append(call)
             fault = self._take_fault(name, request.path)
@@ -470,7 +494,8 @@ class FakeServer:
                 response = route.handler(request)
             except Exception as exc:  # a bug in a fake should surface as a 500, not a hang
                 response = FakeResponse.json(
-                    {"error": {"status": 500, "message": f"fake crashed: {exc!r}"}}, status=500)
+                    {"error": {"status": 500, "message": f"fake crashed: {exc!r}"}}, status=500
+                )
         with self._lock:
             call.status = None if response.drop else response.status
             call.finished = time.monotonic()
@@ -488,8 +513,12 @@ class FakeServer:
                 return route, m.groupdict()
             path_matched = path_matched or route
         if path_matched is not None:
-            return Route(request.method, path_matched.pattern, self._method_not_allowed,
-                         f"{request.method} (not allowed)"), {}
+            return Route(
+                request.method,
+                path_matched.pattern,
+                self._method_not_allowed,
+                f"{request.method} (not allowed)",
+            ), {}
         return None, {}
 
     def _method_not_allowed(self, request: FakeRequest) -> FakeResponse:
@@ -529,8 +558,9 @@ class FakeServer:
             response = self.error_body(status, fault.message)
         elif isinstance(fault.body, bytes | str):
             raw = fault.body.encode() if isinstance(fault.body, str) else fault.body
-            response = FakeResponse(status=status, body=raw,
-                                    headers={"Content-Type": "text/plain; charset=utf-8"})
+            response = FakeResponse(
+                status=status, body=raw, headers={"Content-Type": "text/plain; charset=utf-8"}
+            )
         else:
             response = FakeResponse.json(fault.body, status=status)
         response.status = status
@@ -555,4 +585,4 @@ def sse_event(event: str, data: Any) -> bytes:
 def iter_chunks(text: str, size: int) -> Iterator[str]:
     size = max(1, size)
     for i in range(0, len(text), size):
-        yield text[i:i + size]
+        yield text[i : i + size]

@@ -67,32 +67,61 @@ _KNOWN: list[tuple[str, str, str, str, int, bool, float, str]] = [
     ("Queen", "Don't Stop Me Now", "Jazz", "1978", 209, False, 156.0, "rock"),
     ("Queen", "Under Pressure", "Hot Space", "1982-05", 248, False, 114.0, "rock"),
     ("The Killers", "Mr. Brightside", "Hot Fuss", "2004-06-07", 222, False, 148.0, "indie"),
-    ("Led Zeppelin", "Stairway to Heaven", "Led Zeppelin IV", "1971-11-08", 482, False, 82.0,
-     "rock"),
+    (
+        "Led Zeppelin",
+        "Stairway to Heaven",
+        "Led Zeppelin IV",
+        "1971-11-08",
+        482,
+        False,
+        82.0,
+        "rock",
+    ),
     ("Michael Jackson", "Billie Jean", "Thriller", "1982-11-30", 294, False, 117.0, "pop"),
     ("Michael Jackson", "Beat It", "Thriller", "1982-11-30", 258, False, 139.0, "pop"),
     ("Daft Punk", "One More Time", "Discovery", "2001-03-12", 320, False, 123.0, "electronic"),
-    ("Daft Punk", "Harder, Better, Faster, Stronger", "Discovery", "2001-03-12", 224, False,
-     123.0, "electronic"),
-    ("Daft Punk", "Get Lucky", "Random Access Memories", "2013-05-17", 369, False, 116.0,
-     "disco"),
+    (
+        "Daft Punk",
+        "Harder, Better, Faster, Stronger",
+        "Discovery",
+        "2001-03-12",
+        224,
+        False,
+        123.0,
+        "electronic",
+    ),
+    ("Daft Punk", "Get Lucky", "Random Access Memories", "2013-05-17", 369, False, 116.0, "disco"),
     ("Fleetwood Mac", "Dreams", "Rumours", "1977-02-04", 257, False, 120.0, "rock"),
     ("Fleetwood Mac", "Go Your Own Way", "Rumours", "1977-02-04", 223, False, 135.0, "rock"),
     ("The Beatles", "Here Comes the Sun", "Abbey Road", "1969-09-26", 185, False, 129.0, "rock"),
     ("The Beatles", "Come Together", "Abbey Road", "1969-09-26", 259, False, 82.0, "rock"),
-    ("Nirvana", "Smells Like Teen Spirit", "Nevermind", "1991-09-24", 301, False, 117.0,
-     "grunge"),
+    ("Nirvana", "Smells Like Teen Spirit", "Nevermind", "1991-09-24", 301, False, 117.0, "grunge"),
     ("Radiohead", "Karma Police", "OK Computer", "1997-05", 264, False, 75.0, "alternative"),
     ("Radiohead", "No Surprises", "OK Computer", "1997-05", 229, False, 76.0, "alternative"),
-    ("Radiohead", "Everything In Its Right Place", "Kid A", "2000-10-02", 251, False, 124.0,
-     "electronic"),
+    (
+        "Radiohead",
+        "Everything In Its Right Place",
+        "Kid A",
+        "2000-10-02",
+        251,
+        False,
+        124.0,
+        "electronic",
+    ),
     ("Massive Attack", "Teardrop", "Mezzanine", "1998-04-20", 330, False, 77.0, "trip-hop"),
     ("Portishead", "Glory Box", "Dummy", "1994-08-22", 306, False, 118.0, "trip-hop"),
-    ("Outkast", "Hey Ya!", "Speakerboxxx/The Love Below", "2003-09-23", 250, False, 159.0,
-     "hip-hop"),
+    (
+        "Outkast",
+        "Hey Ya!",
+        "Speakerboxxx/The Love Below",
+        "2003-09-23",
+        250,
+        False,
+        159.0,
+        "hip-hop",
+    ),
     ("Kendrick Lamar", "HUMBLE.", "DAMN.", "2017-04-14", 177, True, 150.0, "hip-hop"),
-    ("Kendrick Lamar", "Alright", "To Pimp a Butterfly", "2015-03-15", 219, True, 110.0,
-     "hip-hop"),
+    ("Kendrick Lamar", "Alright", "To Pimp a Butterfly", "2015-03-15", 219, True, 110.0, "hip-hop"),
     ("Beyoncé", "Crazy in Love", "Dangerously in Love", "2003-06-20", 236, False, 99.0, "r&b"),
     ("Amy Winehouse", "Rehab", "Back to Black", "2006-10-27", 214, False, 145.0, "soul"),
     ("Amy Winehouse", "Back to Black", "Back to Black", "2006-10-27", 241, False, 123.0, "soul"),
@@ -100,84 +129,213 @@ _KNOWN: list[tuple[str, str, str, str, int, bool, float, str]] = [
     ("Adele", "Someone Like You", "21", "2011-01-24", 285, False, 68.0, "pop"),
     ("Arctic Monkeys", "Do I Wanna Know?", "AM", "2013-09-09", 272, False, 85.0, "indie"),
     ("Arctic Monkeys", "R U Mine?", "AM", "2013-09-09", 201, False, 97.0, "indie"),
-    ("Tame Impala", "The Less I Know the Better", "Currents", "2015-07-17", 216, True, 117.0,
-     "psychedelic"),
+    (
+        "Tame Impala",
+        "The Less I Know the Better",
+        "Currents",
+        "2015-07-17",
+        216,
+        True,
+        117.0,
+        "psychedelic",
+    ),
     ("Tame Impala", "Let It Happen", "Currents", "2015-07-17", 467, False, 125.0, "psychedelic"),
-    ("LCD Soundsystem", "All My Friends", "Sound of Silver", "2007-03-12", 457, False, 113.0,
-     "electronic"),
+    (
+        "LCD Soundsystem",
+        "All My Friends",
+        "Sound of Silver",
+        "2007-03-12",
+        457,
+        False,
+        113.0,
+        "electronic",
+    ),
     ("Robyn", "Dancing On My Own", "Body Talk Pt. 1", "2010-06-01", 281, False, 117.0, "pop"),
     ("Prince", "Kiss", "Parade", "1986-03-31", 226, False, 111.0, "funk"),
     ("Prince", "Purple Rain", "Purple Rain", "1984-06-25", 521, False, 113.0, "funk"),
     ("Stevie Wonder", "Superstition", "Talking Book", "1972-10-28", 266, False, 100.0, "soul"),
-    ("Marvin Gaye", "What's Going On", "What's Going On", "1971-05-21", 233, False, 102.0,
-     "soul"),
+    ("Marvin Gaye", "What's Going On", "What's Going On", "1971-05-21", 233, False, 102.0, "soul"),
     ("Chic", "Le Freak", "C'est Chic", "1978-08-11", 330, False, 120.0, "disco"),
     ("Donna Summer", "I Feel Love", "I Remember Yesterday", "1977", 356, False, 126.0, "disco"),
-    ("Bee Gees", "Stayin' Alive", "Saturday Night Fever", "1977-11-15", 285, False, 104.0,
-     "disco"),
+    ("Bee Gees", "Stayin' Alive", "Saturday Night Fever", "1977-11-15", 285, False, 104.0, "disco"),
     ("Miles Davis", "So What", "Kind of Blue", "1959-08-17", 562, False, 136.0, "jazz"),
     ("John Coltrane", "Naima", "Giant Steps", "1960", 261, False, 64.0, "jazz"),
     ("Dave Brubeck Quartet", "Take Five", "Time Out", "1959-12-14", 324, False, 174.0, "jazz"),
     ("Nina Simone", "Feeling Good", "I Put a Spell on You", "1965", 177, False, 80.0, "jazz"),
-    ("Bob Marley & The Wailers", "Is This Love", "Kaya", "1978-03-23", 232, False, 122.0,
-     "reggae"),
-    ("David Bowie", "Heroes", "\"Heroes\"", "1977-10-14", 371, False, 113.0, "rock"),
+    ("Bob Marley & The Wailers", "Is This Love", "Kaya", "1978-03-23", 232, False, 122.0, "reggae"),
+    ("David Bowie", "Heroes", '"Heroes"', "1977-10-14", 371, False, 113.0, "rock"),
     ("David Bowie", "Life on Mars?", "Hunky Dory", "1971-12-17", 233, False, 130.0, "rock"),
-    ("Kate Bush", "Running Up That Hill (A Deal with God)", "Hounds of Love", "1985-09-16", 300,
-     False, 108.0, "art pop"),
-    ("New Order", "Blue Monday", "Power, Corruption & Lies", "1983-03-07", 449, False, 130.0,
-     "new wave"),
-    ("Depeche Mode", "Enjoy the Silence", "Violator", "1990-03-19", 372, False, 113.0,
-     "synthpop"),
+    (
+        "Kate Bush",
+        "Running Up That Hill (A Deal with God)",
+        "Hounds of Love",
+        "1985-09-16",
+        300,
+        False,
+        108.0,
+        "art pop",
+    ),
+    (
+        "New Order",
+        "Blue Monday",
+        "Power, Corruption & Lies",
+        "1983-03-07",
+        449,
+        False,
+        130.0,
+        "new wave",
+    ),
+    ("Depeche Mode", "Enjoy the Silence", "Violator", "1990-03-19", 372, False, 113.0, "synthpop"),
     ("a-ha", "Take On Me", "Hunting High and Low", "1985-06", 225, False, 169.0, "synthpop"),
-    ("Eurythmics", "Sweet Dreams (Are Made of This)", "Sweet Dreams (Are Made of This)",
-     "1983-01-04", 216, False, 126.0, "synthpop"),
-    ("The Cure", "Just Like Heaven", "Kiss Me, Kiss Me, Kiss Me", "1987-05-25", 212, False,
-     148.0, "new wave"),
-    ("Joy Division", "Love Will Tear Us Apart", "Substance 1977-1980", "1988", 205, False, 147.0,
-     "post-punk"),
-    ("Guns N' Roses", "Sweet Child O' Mine", "Appetite for Destruction", "1987-07-21", 356,
-     False, 125.0, "rock"),
+    (
+        "Eurythmics",
+        "Sweet Dreams (Are Made of This)",
+        "Sweet Dreams (Are Made of This)",
+        "1983-01-04",
+        216,
+        False,
+        126.0,
+        "synthpop",
+    ),
+    (
+        "The Cure",
+        "Just Like Heaven",
+        "Kiss Me, Kiss Me, Kiss Me",
+        "1987-05-25",
+        212,
+        False,
+        148.0,
+        "new wave",
+    ),
+    (
+        "Joy Division",
+        "Love Will Tear Us Apart",
+        "Substance 1977-1980",
+        "1988",
+        205,
+        False,
+        147.0,
+        "post-punk",
+    ),
+    (
+        "Guns N' Roses",
+        "Sweet Child O' Mine",
+        "Appetite for Destruction",
+        "1987-07-21",
+        356,
+        False,
+        125.0,
+        "rock",
+    ),
     ("AC/DC", "Back In Black", "Back In Black", "1980-07-25", 255, False, 94.0, "rock"),
-    ("Billie Eilish", "bad guy", "WHEN WE ALL FALL ASLEEP, WHERE DO WE GO?", "2019-03-29", 194,
-     False, 135.0, "pop"),
+    (
+        "Billie Eilish",
+        "bad guy",
+        "WHEN WE ALL FALL ASLEEP, WHERE DO WE GO?",
+        "2019-03-29",
+        194,
+        False,
+        135.0,
+        "pop",
+    ),
     ("The Weeknd", "Blinding Lights", "After Hours", "2020-03-20", 200, False, 171.0, "synthpop"),
     ("Dua Lipa", "Levitating", "Future Nostalgia", "2020-03-27", 203, False, 103.0, "disco"),
     ("Sigur Rós", "Hoppípolla", "Takk...", "2005-09-12", 268, False, 80.0, "post-rock"),
     ("Björk", "Jóga", "Homogenic", "1997-09-22", 305, False, 90.0, "art pop"),
     ("Röyksopp", "Eple", "Melody A.M.", "2001-09-03", 220, False, 111.0, "electronic"),
     ("Bon Iver", "Skinny Love", "For Emma, Forever Ago", "2007-07-08", 238, False, 76.0, "indie"),
-    ("Fleet Foxes", "White Winter Hymnal", "Fleet Foxes", "2008-06-03", 147, False, 119.0,
-     "folk"),
-    ("Phoebe Bridgers", "Motion Sickness", "Stranger in the Alps", "2017-09-22", 230, True,
-     125.0, "indie"),
+    ("Fleet Foxes", "White Winter Hymnal", "Fleet Foxes", "2008-06-03", 147, False, 119.0, "folk"),
+    (
+        "Phoebe Bridgers",
+        "Motion Sickness",
+        "Stranger in the Alps",
+        "2017-09-22",
+        230,
+        True,
+        125.0,
+        "indie",
+    ),
 ]
 
 _INVENTED_ARTISTS: list[tuple[str, str]] = [
-    ("Velvet Harbor", "indie"), ("Neon Lantern", "synthpop"), ("The Quiet Engines", "post-rock"),
-    ("Marisol Vega", "latin pop"), ("Copper Tide", "rock"), ("Lumen Drift", "electronic"),
-    ("Saffron Avenue", "soul"), ("Kite & Compass", "folk"), ("Oskar Lindqvist", "jazz"),
-    ("Paper Satellites", "indie"), ("Midnight Orchard", "trip-hop"), ("DJ Halcyon", "house"),
-    ("Rue Marigold", "r&b"), ("Static Meadow", "shoegaze"), ("The Hollow Pines", "folk"),
+    ("Velvet Harbor", "indie"),
+    ("Neon Lantern", "synthpop"),
+    ("The Quiet Engines", "post-rock"),
+    ("Marisol Vega", "latin pop"),
+    ("Copper Tide", "rock"),
+    ("Lumen Drift", "electronic"),
+    ("Saffron Avenue", "soul"),
+    ("Kite & Compass", "folk"),
+    ("Oskar Lindqvist", "jazz"),
+    ("Paper Satellites", "indie"),
+    ("Midnight Orchard", "trip-hop"),
+    ("DJ Halcyon", "house"),
+    ("Rue Marigold", "r&b"),
+    ("Static Meadow", "shoegaze"),
+    ("The Hollow Pines", "folk"),
 ]
-_ADJ = ["Golden", "Electric", "Quiet", "Slow", "Bright", "Paper", "Silver", "Midnight",
-        "Velvet", "Broken", "Neon", "Distant", "Summer", "Hollow", "Wild", "Crystal"]
-_NOUN = ["Hours", "Signal", "Rivers", "Lights", "Heart", "Motel", "Skyline", "Static", "Tides",
-         "Echoes", "Garden", "Highway", "Mirrors", "Weather", "Parade", "Satellite"]
+_ADJ = [
+    "Golden",
+    "Electric",
+    "Quiet",
+    "Slow",
+    "Bright",
+    "Paper",
+    "Silver",
+    "Midnight",
+    "Velvet",
+    "Broken",
+    "Neon",
+    "Distant",
+    "Summer",
+    "Hollow",
+    "Wild",
+    "Crystal",
+]
+_NOUN = [
+    "Hours",
+    "Signal",
+    "Rivers",
+    "Lights",
+    "Heart",
+    "Motel",
+    "Skyline",
+    "Static",
+    "Tides",
+    "Echoes",
+    "Garden",
+    "Highway",
+    "Mirrors",
+    "Weather",
+    "Parade",
+    "Satellite",
+]
 
 GENRE_TAGS: dict[str, list[str]] = {
-    "rock": ["rock", "classic rock", "70s"], "indie": ["indie", "indie rock", "alternative"],
-    "pop": ["pop", "dance", "80s"], "electronic": ["electronic", "dance", "house"],
-    "disco": ["disco", "funk", "dance"], "grunge": ["grunge", "rock", "90s"],
-    "alternative": ["alternative", "rock", "90s"], "trip-hop": ["trip-hop", "downtempo", "chill"],
-    "hip-hop": ["hip-hop", "rap", "hip hop"], "r&b": ["rnb", "soul", "female vocalists"],
-    "soul": ["soul", "funk", "female vocalists"], "psychedelic": ["psychedelic", "indie", "chill"],
-    "funk": ["funk", "80s", "soul"], "jazz": ["jazz", "instrumental", "chill"],
-    "reggae": ["reggae", "roots", "chill"], "art pop": ["art pop", "female vocalists", "80s"],
-    "new wave": ["new wave", "80s", "post-punk"], "synthpop": ["synthpop", "80s", "electronic"],
-    "post-punk": ["post-punk", "new wave", "80s"], "post-rock": ["post-rock", "ambient", "chill"],
-    "folk": ["folk", "indie folk", "acoustic"], "latin pop": ["latin", "pop", "dance"],
-    "house": ["house", "electronic", "dance"], "shoegaze": ["shoegaze", "dream pop", "indie"],
+    "rock": ["rock", "classic rock", "70s"],
+    "indie": ["indie", "indie rock", "alternative"],
+    "pop": ["pop", "dance", "80s"],
+    "electronic": ["electronic", "dance", "house"],
+    "disco": ["disco", "funk", "dance"],
+    "grunge": ["grunge", "rock", "90s"],
+    "alternative": ["alternative", "rock", "90s"],
+    "trip-hop": ["trip-hop", "downtempo", "chill"],
+    "hip-hop": ["hip-hop", "rap", "hip hop"],
+    "r&b": ["rnb", "soul", "female vocalists"],
+    "soul": ["soul", "funk", "female vocalists"],
+    "psychedelic": ["psychedelic", "indie", "chill"],
+    "funk": ["funk", "80s", "soul"],
+    "jazz": ["jazz", "instrumental", "chill"],
+    "reggae": ["reggae", "roots", "chill"],
+    "art pop": ["art pop", "female vocalists", "80s"],
+    "new wave": ["new wave", "80s", "post-punk"],
+    "synthpop": ["synthpop", "80s", "electronic"],
+    "post-punk": ["post-punk", "new wave", "80s"],
+    "post-rock": ["post-rock", "ambient", "chill"],
+    "folk": ["folk", "indie folk", "acoustic"],
+    "latin pop": ["latin", "pop", "dance"],
+    "house": ["house", "electronic", "dance"],
+    "shoegaze": ["shoegaze", "dream pop", "indie"],
 }
 
 # Misspelled (artist, track) -> canonical (artist, track) for track.getCorrection/autocorrect.
@@ -189,7 +347,9 @@ TRACK_CORRECTIONS: dict[tuple[str, str], tuple[str, str]] = {
     ("daft punk", "one more time (radio edit)"): ("Daft Punk", "One More Time"),
 }
 ARTIST_CORRECTIONS: dict[str, str] = {
-    "beatles": "The Beatles", "guns n roses": "Guns N' Roses", "acdc": "AC/DC",
+    "beatles": "The Beatles",
+    "guns n roses": "Guns N' Roses",
+    "acdc": "AC/DC",
     "bjork": "Björk",
 }
 
@@ -397,8 +557,18 @@ def build_catalog() -> Catalog:
                 album = f"{album} (Deluxe)"
             secs = _num(f"dur:{artist}:{title}", 150, 330)
             bpm = float(_num(f"bpm:{artist}:{title}", 60, 180))
-            rows.append((artist, title, album, years[(ai + k // 3) % len(years)], secs,
-                         (ai + k) % 9 == 4, bpm, genre))
+            rows.append(
+                (
+                    artist,
+                    title,
+                    album,
+                    years[(ai + k // 3) % len(years)],
+                    secs,
+                    (ai + k) % 9 == 4,
+                    bpm,
+                    genre,
+                )
+            )
     # Artists
     for artist, *_rest in rows:
         if any(a.name == artist for a in cat.artists.values()):
@@ -407,7 +577,9 @@ def build_catalog() -> Catalog:
         aid = spotify_id("artist:" + artist)
         n = len(cat.artists)
         cat.artists[aid] = Artist(
-            id=aid, name=artist, genres=[genre, *GENRE_TAGS.get(genre, [])[1:2]],
+            id=aid,
+            name=artist,
+            genres=[genre, *GENRE_TAGS.get(genre, [])[1:2]],
             deezer_id=_num("dzartist:" + artist, 1000, 9_999_999),
             mbid=make_uuid("artist:" + artist),
             listeners=_num("lis:" + artist, 20_000, 6_000_000),
@@ -415,13 +587,25 @@ def build_catalog() -> Catalog:
             lastfm_images_empty=n % 3 == 1,
         )
     # A featured artist on a few tracks, so multi-artist arrays exist.
-    feat = {"Get Lucky": "Pharrell Williams", "Crazy in Love": "JAY-Z", "Under Pressure":
-            "David Bowie", "Eple": "Lumen Drift"}
+    feat = {
+        "Get Lucky": "Pharrell Williams",
+        "Crazy in Love": "JAY-Z",
+        "Under Pressure": "David Bowie",
+        "Eple": "Lumen Drift",
+    }
     for name in feat.values():
         if not any(a.name == name for a in cat.artists.values()):
             aid = spotify_id("artist:" + name)
-            cat.artists[aid] = Artist(aid, name, ["pop"], _num("dzartist:" + name, 1000, 999999),
-                                      make_uuid("artist:" + name), 1_000_000, 50_000_000, False)
+            cat.artists[aid] = Artist(
+                aid,
+                name,
+                ["pop"],
+                _num("dzartist:" + name, 1000, 999999),
+                make_uuid("artist:" + name),
+                1_000_000,
+                50_000_000,
+                False,
+            )
     # Albums and tracks
     album_counts: dict[tuple[str, str], int] = {}
     for artist, _title, album, *_ in rows:
@@ -431,8 +615,12 @@ def build_catalog() -> Catalog:
         alb_id = spotify_id(f"album:{artist}:{album}")
         if alb_id not in cat.albums:
             cat.albums[alb_id] = Album(
-                id=alb_id, name=album, artist_ids=[aid], release_date=date,
-                images=_images(alb_id), total_tracks=max(album_counts[(artist, album)], 8),
+                id=alb_id,
+                name=album,
+                artist_ids=[aid],
+                release_date=date,
+                images=_images(alb_id),
+                total_tracks=max(album_counts[(artist, album)], 8),
                 deezer_id=_num("dzalbum:" + alb_id, 10_000, 99_999_999),
                 album_type="compilation" if album.startswith("Substance") else "album",
             )
@@ -444,9 +632,18 @@ def build_catalog() -> Catalog:
         isrc = None if idx % 10 == 3 else _isrc(tid, year)
         on_lastfm = not (idx >= len(_KNOWN) and idx % 17 == 0)
         track = Track(
-            index=idx, id=tid, name=title, artist_ids=artist_ids, album_id=alb_id,
-            duration_ms=secs * 1000 + _num("ms:" + tid, 0, 999), explicit=explicit, isrc=isrc,
-            track_number=1 + idx % 9, genre=genre, bpm=bpm, on_lastfm=on_lastfm,
+            index=idx,
+            id=tid,
+            name=title,
+            artist_ids=artist_ids,
+            album_id=alb_id,
+            duration_ms=secs * 1000 + _num("ms:" + tid, 0, 999),
+            explicit=explicit,
+            isrc=isrc,
+            track_number=1 + idx % 9,
+            genre=genre,
+            bpm=bpm,
+            on_lastfm=on_lastfm,
             lastfm_listeners=_num("tlis:" + tid, 900, 2_500_000),
             lastfm_playcount=_num("tpc:" + tid, 5_000, 90_000_000),
         )
@@ -465,15 +662,39 @@ def _add_deezer(cat: Catalog, track: Track, idx: int, date: str) -> None:
         isrc = _isrc("mb:" + track.id, int(date[:4]))
         artist = cat.artists[track.artist_ids[0]]
         secs = track.duration_ms // 1000
-        cat.mb_recordings.extend([
-            MBRecording(make_uuid("rec:" + track.id), track.name, artist.name, artist.mbid,
-                        track.duration_ms + 400, [isrc], date),
-            MBRecording(make_uuid("rec-live:" + track.id), track.name, artist.name, artist.mbid,
-                        (secs + 95) * 1000, [_isrc("mblive:" + track.id, 2010)], "2010-05-01",
-                        "live"),
-            MBRecording(make_uuid("rec-demo:" + track.id), track.name, artist.name, artist.mbid,
-                        None, [], "", "demo"),
-        ])
+        cat.mb_recordings.extend(
+            [
+                MBRecording(
+                    make_uuid("rec:" + track.id),
+                    track.name,
+                    artist.name,
+                    artist.mbid,
+                    track.duration_ms + 400,
+                    [isrc],
+                    date,
+                ),
+                MBRecording(
+                    make_uuid("rec-live:" + track.id),
+                    track.name,
+                    artist.name,
+                    artist.mbid,
+                    (secs + 95) * 1000,
+                    [_isrc("mblive:" + track.id, 2010)],
+                    "2010-05-01",
+                    "live",
+                ),
+                MBRecording(
+                    make_uuid("rec-demo:" + track.id),
+                    track.name,
+                    artist.name,
+                    artist.mbid,
+                    None,
+                    [],
+                    "",
+                    "demo",
+                ),
+            ]
+        )
     if idx % 5 == 0:
         bpm: float | None = 0.0
     elif idx % 11 == 0:
@@ -482,21 +703,36 @@ def _add_deezer(cat: Catalog, track: Track, idx: int, date: str) -> None:
         bpm = round(track.bpm + _num("bpmf:" + track.id, 0, 9) / 10, 1)
     full_date = date if len(date) == 10 else (date + "-01-01")[:10]
     dz = DeezerTrack(
-        id=_num("dz:" + track.id, 100_000, 3_999_999_999), title=track.name, isrc=isrc,
-        duration=round(track.duration_ms / 1000) + (1 if idx % 3 == 0 else 0), bpm=bpm,
+        id=_num("dz:" + track.id, 100_000, 3_999_999_999),
+        title=track.name,
+        isrc=isrc,
+        duration=round(track.duration_ms / 1000) + (1 if idx % 3 == 0 else 0),
+        bpm=bpm,
         gain=None if idx % 23 == 0 else -round(_num("gain:" + track.id, 40, 160) / 10, 1),
-        rank=_num("rank:" + track.id, 80_000, 990_000), release_date=full_date,
-        explicit=track.explicit, artist_id=track.artist_ids[0], album_id=track.album_id,
+        rank=_num("rank:" + track.id, 80_000, 990_000),
+        release_date=full_date,
+        explicit=track.explicit,
+        artist_id=track.artist_ids[0],
+        album_id=track.album_id,
         direct_isrc_lookup=idx % 13 != 5,
     )
     cat.deezer_tracks[dz.id] = dz
     cat.deezer_by_spotify[track.id] = dz
     if not dz.direct_isrc_lookup:
         alt = DeezerTrack(
-            id=_num("dzalt:" + track.id, 100_000, 3_999_999_999), title=track.name, isrc=isrc,
-            duration=dz.duration + 27, bpm=dz.bpm, gain=dz.gain, rank=dz.rank // 3,
-            release_date="2012-01-01", explicit=track.explicit, artist_id=dz.artist_id,
-            album_id=dz.album_id, direct_isrc_lookup=False, title_version="(Extended Mix)",
+            id=_num("dzalt:" + track.id, 100_000, 3_999_999_999),
+            title=track.name,
+            isrc=isrc,
+            duration=dz.duration + 27,
+            bpm=dz.bpm,
+            gain=dz.gain,
+            rank=dz.rank // 3,
+            release_date="2012-01-01",
+            explicit=track.explicit,
+            artist_id=dz.artist_id,
+            album_id=dz.album_id,
+            direct_isrc_lookup=False,
+            title_version="(Extended Mix)",
         )
         cat.deezer_tracks[alt.id] = alt
 
@@ -522,30 +758,65 @@ def _add_playlists(cat: Catalog) -> None:
     def entries(ids: list[str]) -> list[PlaylistEntry]:
         return [PlaylistEntry(t, _added_at(i), me) for i, t in enumerate(ids)]
 
-    def make(name: str, desc: str, ids: list[str], owner: str = me,
-             owner_name: str = "Demo Listener", public: bool = True, collab: bool = False,
-             images: bool | None = True) -> Playlist:
+    def make(
+        name: str,
+        desc: str,
+        ids: list[str],
+        owner: str = me,
+        owner_name: str = "Demo Listener",
+        public: bool = True,
+        collab: bool = False,
+        images: bool | None = True,
+    ) -> Playlist:
         pid = spotify_id("playlist:" + name)
         imgs = None if images is None else (_images(pid, (640,)) if images else [])
         pl = Playlist(pid, name, desc, owner, owner_name, public, collab, entries(ids), imgs)
         cat.playlists[pid] = pl
         return pl
 
-    make(PLAYLIST_100, "Exactly one hundred songs for the long drive.",
-         [t.id for t in tracks[:100]])
-    chill = [t.id for t in tracks if t.genre in ("trip-hop", "jazz", "post-rock", "folk",
-                                                 "indie", "psychedelic", "soul")][:23]
+    make(
+        PLAYLIST_100, "Exactly one hundred songs for the long drive.", [t.id for t in tracks[:100]]
+    )
+    chill = [
+        t.id
+        for t in tracks
+        if t.genre in ("trip-hop", "jazz", "post-rock", "folk", "indie", "psychedelic", "soul")
+    ][:23]
     pl = make(PLAYLIST_WITH_LOCAL, "Low light, low tempo. Includes a local file.", chill)
-    pl.entries.insert(5, PlaylistEntry(None, _added_at(200), me, local={
-        "name": "Kitchen Demo 3", "artist": "Me And My Laptop", "album": "Voice Memos",
-        "duration_ms": 187000}))
+    pl.entries.insert(
+        5,
+        PlaylistEntry(
+            None,
+            _added_at(200),
+            me,
+            local={
+                "name": "Kitchen Demo 3",
+                "artist": "Me And My Laptop",
+                "album": "Voice Memos",
+                "duration_ms": 187000,
+            },
+        ),
+    )
     pl.entries.insert(11, PlaylistEntry(None, _added_at(201), me))
     make(PLAYLIST_NO_IMAGES, "", [t.id for t in tracks[60:72]], public=False, images=None)
-    make(PLAYLIST_COLLAB, "Everyone adds one.",
-         [t.id for t in tracks if t.genre in ("disco", "pop", "funk", "house", "synthpop",
-                                              "hip-hop")][:40], collab=True, public=False)
-    make(PLAYLIST_FOREIGN, "The hottest tracks right now.", [t.id for t in tracks[100:130]],
-         owner="spotify", owner_name="Spotify")
+    make(
+        PLAYLIST_COLLAB,
+        "Everyone adds one.",
+        [
+            t.id
+            for t in tracks
+            if t.genre in ("disco", "pop", "funk", "house", "synthpop", "hip-hop")
+        ][:40],
+        collab=True,
+        public=False,
+    )
+    make(
+        PLAYLIST_FOREIGN,
+        "The hottest tracks right now.",
+        [t.id for t in tracks[100:130]],
+        owner="spotify",
+        owner_name="Spotify",
+    )
     make(PLAYLIST_EMPTY, "", [], images=False)
 
 

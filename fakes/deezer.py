@@ -35,8 +35,14 @@ QUOTA = deezer_error("Exception", "Quota limit exceeded", 4)
 class FakeDeezer(FakeServer):
     service = "deezer"
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, catalog: Catalog = CATALOG,
-                 quota: tuple[int, float] | None = None) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        catalog: Catalog = CATALOG,
+        quota: tuple[int, float] | None = None,
+    ) -> None:
         super().__init__(host, port)
         self.catalog = catalog
         self.route("GET", "/track/{ref}", self._track, "track")
@@ -58,13 +64,18 @@ class FakeDeezer(FakeServer):
     def rate_limited_response(self, limit: RateLimit) -> FakeResponse:
         return FakeResponse.json(QUOTA)
 
-    def inject_error(self, target: str, code: int = 800, *, times: int | None = None,
-                     skip: int = 0) -> None:
+    def inject_error(
+        self, target: str, code: int = 800, *, times: int | None = None, skip: int = 0
+    ) -> None:
         """Answer matching calls with HTTP 200 and a Deezer error object (800, 4, 700...)."""
-        kinds = {4: ("Exception", "Quota limit exceeded"), 700: ("Exception", "Service busy"),
-                 800: ("DataException", "no data"), 300: ("OAuthException", "Invalid OAuth"),
-                 500: ("ParameterException", "Wrong parameter"),
-                 501: ("MissingParameterException", "Missing parameters")}
+        kinds = {
+            4: ("Exception", "Quota limit exceeded"),
+            700: ("Exception", "Service busy"),
+            800: ("DataException", "no data"),
+            300: ("OAuthException", "Invalid OAuth"),
+            500: ("ParameterException", "Wrong parameter"),
+            501: ("MissingParameterException", "Missing parameters"),
+        }
         kind, message = kinds.get(code, ("Exception", "An error occurred"))
         self.inject(target, 200, body=deezer_error(kind, message, code), times=times, skip=skip)
 
@@ -73,7 +84,8 @@ class FakeDeezer(FakeServer):
         a = self.catalog.artists[aid]
         h = hashlib.md5(a.name.encode()).hexdigest()
         out: dict[str, Any] = {
-            "id": a.deezer_id, "name": a.name,
+            "id": a.deezer_id,
+            "name": a.name,
             "link": f"https://www.deezer.com/artist/{a.deezer_id}",
             "picture": f"https://api.deezer.com/artist/{a.deezer_id}/image",
             "picture_small": f"{CDN}/artist/{h}/56x56-000000-80-0-0.jpg",
@@ -92,13 +104,15 @@ class FakeDeezer(FakeServer):
         al = self.catalog.albums[alb_id]
         h = hashlib.md5(al.name.encode()).hexdigest()
         out: dict[str, Any] = {
-            "id": al.deezer_id, "title": al.name,
+            "id": al.deezer_id,
+            "title": al.name,
             "cover": f"https://api.deezer.com/album/{al.deezer_id}/image",
             "cover_small": f"{CDN}/cover/{h}/56x56-000000-80-0-0.jpg",
             "cover_medium": f"{CDN}/cover/{h}/250x250-000000-80-0-0.jpg",
             "cover_big": f"{CDN}/cover/{h}/500x500-000000-80-0-0.jpg",
             "cover_xl": f"{CDN}/cover/{h}/1000x1000-000000-80-0-0.jpg",
-            "md5_image": h, "tracklist": f"https://api.deezer.com/album/{al.deezer_id}/tracks",
+            "md5_image": h,
+            "tracklist": f"https://api.deezer.com/album/{al.deezer_id}/tracks",
             "type": "album",
         }
         if full:
@@ -109,24 +123,39 @@ class FakeDeezer(FakeServer):
     def track_json(self, d: DeezerTrack, full: bool = True) -> dict[str, Any]:
         title = d.title + (f" {d.title_version}" if d.title_version else "")
         base: dict[str, Any] = {
-            "id": d.id, "readable": True, "title": title, "title_short": d.title,
-            "title_version": d.title_version, "link": f"https://www.deezer.com/track/{d.id}",
-            "duration": d.duration, "rank": d.rank, "explicit_lyrics": d.explicit,
-            "explicit_content_lyrics": 1 if d.explicit else 0, "explicit_content_cover": 0,
+            "id": d.id,
+            "readable": True,
+            "title": title,
+            "title_short": d.title,
+            "title_version": d.title_version,
+            "link": f"https://www.deezer.com/track/{d.id}",
+            "duration": d.duration,
+            "rank": d.rank,
+            "explicit_lyrics": d.explicit,
+            "explicit_content_lyrics": 1 if d.explicit else 0,
+            "explicit_content_cover": 0,
             "preview": f"https://cdnt-preview.dzcdn.net/api/1/1/a/b/c/0/{d.id:x}.mp3",
             "md5_image": hashlib.md5(str(d.album_id).encode()).hexdigest(),
             "artist": self._artist(d.artist_id, short=not full),
-            "album": self._album(d.album_id, full), "type": "track",
+            "album": self._album(d.album_id, full),
+            "type": "track",
         }
         if not full:
             return base
-        base.update({
-            "isrc": d.isrc, "share": f"https://www.deezer.com/track/{d.id}?utm_source=deezer",
-            "track_position": 1 + d.id % 12, "disk_number": 1, "release_date": d.release_date,
-            "bpm": d.bpm, "gain": d.gain, "available_countries": ["DE", "FR", "GB", "US"],
-            "contributors": [{**self._artist(d.artist_id), "role": "Main"}],
-            "track_token": "AAAAAWf" + hashlib.sha1(str(d.id).encode()).hexdigest(),
-        })
+        base.update(
+            {
+                "isrc": d.isrc,
+                "share": f"https://www.deezer.com/track/{d.id}?utm_source=deezer",
+                "track_position": 1 + d.id % 12,
+                "disk_number": 1,
+                "release_date": d.release_date,
+                "bpm": d.bpm,
+                "gain": d.gain,
+                "available_countries": ["DE", "FR", "GB", "US"],
+                "contributors": [{**self._artist(d.artist_id), "role": "Main"}],
+                "track_token": "AAAAAWf" + hashlib.sha1(str(d.id).encode()).hexdigest(),
+            }
+        )
         return base
 
     # ---------------------------------------------------------------- handlers
@@ -146,20 +175,22 @@ class FakeDeezer(FakeServer):
     def _search(self, request: FakeRequest) -> FakeResponse:
         q = (request.q("q") or "").strip()
         if not q:
-            return FakeResponse.json(deezer_error("MissingParameterException",
-                                                  "Missing parameters: q", 501))
+            return FakeResponse.json(
+                deezer_error("MissingParameterException", "Missing parameters: q", 501)
+            )
         try:
             limit = int(request.q("limit") or 25)
             index = int(request.q("index") or 0)
         except ValueError:
             return FakeResponse.json(deezer_error("ParameterException", "Wrong parameter", 500))
         found = self.search(q)
-        page = found[index:index + limit]
-        body: dict[str, Any] = {"data": [self.track_json(d, full=False) for d in page],
-                                "total": len(found)}
+        page = found[index : index + limit]
+        body: dict[str, Any] = {
+            "data": [self.track_json(d, full=False) for d in page],
+            "total": len(found),
+        }
         if index + limit < len(found):
-            body["next"] = (f"{self.base_url}/search?q={q}&index={index + limit}"
-                            f"&limit={limit}")
+            body["next"] = f"{self.base_url}/search?q={q}&index={index + limit}&limit={limit}"
         if index > 0:
             body["prev"] = f"{self.base_url}/search?q={q}&index={max(0, index - limit)}"
         return FakeResponse.json(body)

@@ -25,16 +25,24 @@ from xml.sax.saxutils import escape
 from .base import FakeRequest, FakeResponse, FakeServer, RateLimit
 from .catalog import CATALOG, Catalog, MBRecording
 
-RATE_MESSAGE = ("Your requests are exceeding the allowable rate limit. Please see "
-                "https://wiki.musicbrainz.org/MusicBrainz_API/Rate_Limiting for more "
-                "information.")
+RATE_MESSAGE = (
+    "Your requests are exceeding the allowable rate limit. Please see "
+    "https://wiki.musicbrainz.org/MusicBrainz_API/Rate_Limiting for more "
+    "information."
+)
 
 
 class FakeMusicBrainz(FakeServer):
     service = "musicbrainz"
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, catalog: Catalog = CATALOG,
-                 rate: tuple[int, float] | None = (3, 1.0)) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        catalog: Catalog = CATALOG,
+        rate: tuple[int, float] | None = (3, 1.0),
+    ) -> None:
         super().__init__(host, port)
         self.catalog = catalog
         self.recordings: list[MBRecording] = self._build()
@@ -52,16 +60,28 @@ class FakeMusicBrainz(FakeServer):
                 continue
             a = self.catalog.artists[t.artist_ids[0]]
             al = self.catalog.albums[t.album_id]
-            out.append(MBRecording(make_uuid("rec:" + t.id), t.name, a.name, a.mbid,
-                                   t.duration_ms + (t.index % 5) * 150, [t.isrc],
-                                   al.release_date))
+            out.append(
+                MBRecording(
+                    make_uuid("rec:" + t.id),
+                    t.name,
+                    a.name,
+                    a.mbid,
+                    t.duration_ms + (t.index % 5) * 150,
+                    [t.isrc],
+                    al.release_date,
+                )
+            )
         out.extend(self.catalog.mb_recordings)
         return out
 
     def error_body(self, status: int, message: str | None) -> FakeResponse:
-        return FakeResponse.json({"error": message or "Internal server error",
-                                  "help": "For usage, please see: https://musicbrainz.org/"
-                                          "development/mmd"}, status=status)
+        return FakeResponse.json(
+            {
+                "error": message or "Internal server error",
+                "help": "For usage, please see: https://musicbrainz.org/development/mmd",
+            },
+            status=status,
+        )
 
     def rate_limited_response(self, limit: RateLimit) -> FakeResponse:
         response = FakeResponse.json({"error": RATE_MESSAGE}, status=503)
@@ -72,7 +92,9 @@ class FakeMusicBrainz(FakeServer):
         if not (request.headers.get("user-agent") or "").strip():
             return FakeResponse.text(
                 "Your request has been blocked: MusicBrainz requires a meaningful User-Agent "
-                "header identifying your application.", 403)
+                "header identifying your application.",
+                403,
+            )
         query = request.q("query")
         if not query:
             return self.error_body(400, "Invalid query: missing query parameter")
@@ -82,14 +104,19 @@ class FakeMusicBrainz(FakeServer):
         except ValueError:
             return self.error_body(400, "Invalid limit or offset")
         scored = self.search(query)
-        page = scored[offset:offset + limit]
+        page = scored[offset : offset + limit]
         if request.q("fmt") != "json":
-            return FakeResponse.text(self._xml(page, len(scored), offset),
-                                     content_type="application/xml; charset=UTF-8")
-        return FakeResponse.json({
-            "created": "2026-03-01T12:00:00.000Z", "count": len(scored), "offset": offset,
-            "recordings": [self._rec_json(r, s) for r, s in page],
-        })
+            return FakeResponse.text(
+                self._xml(page, len(scored), offset), content_type="application/xml; charset=UTF-8"
+            )
+        return FakeResponse.json(
+            {
+                "created": "2026-03-01T12:00:00.000Z",
+                "count": len(scored),
+                "offset": offset,
+                "recordings": [self._rec_json(r, s) for r, s in page],
+            }
+        )
 
     def search(self, query: str) -> list[tuple[MBRecording, int]]:
         alternatives = [self._terms(part) for part in re.split(r"\s+OR\s+", query)]
@@ -153,9 +180,16 @@ class FakeMusicBrainz(FakeServer):
 
     def _rec_json(self, r: MBRecording, score: int) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "id": r.id, "score": score, "title": r.title, "video": None,
-            "artist-credit": [{"name": r.artist, "artist": {
-                "id": r.artist_id, "name": r.artist, "sort-name": r.artist}}],
+            "id": r.id,
+            "score": score,
+            "title": r.title,
+            "video": None,
+            "artist-credit": [
+                {
+                    "name": r.artist,
+                    "artist": {"id": r.artist_id, "name": r.artist, "sort-name": r.artist},
+                }
+            ],
             "releases": [],
         }
         if r.length is not None:
@@ -172,9 +206,13 @@ class FakeMusicBrainz(FakeServer):
         recs = "".join(
             f'<recording id="{r.id}" ns2:score="{s}"><title>{escape(r.title)}</title>'
             + (f"<length>{r.length}</length>" if r.length is not None else "")
-            + "</recording>" for r, s in page)
-        return ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-                '<metadata xmlns="http://musicbrainz.org/ns/mmd-2.0#" '
-                'xmlns:ns2="http://musicbrainz.org/ns/ext#-2.0">'
-                f'<recording-list count="{count}" offset="{offset}">{recs}</recording-list>'
-                "</metadata>")
+            + "</recording>"
+            for r, s in page
+        )
+        return (
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+            '<metadata xmlns="http://musicbrainz.org/ns/mmd-2.0#" '
+            'xmlns:ns2="http://musicbrainz.org/ns/ext#-2.0">'
+            f'<recording-list count="{count}" offset="{offset}">{recs}</recording-list>'
+            "</metadata>"
+        )

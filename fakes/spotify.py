@@ -89,20 +89,34 @@ class Device:
 
     def to_json(self, active: bool) -> dict[str, Any]:
         return {
-            "id": self.id, "is_active": active, "is_private_session": self.is_private_session,
-            "is_restricted": self.is_restricted, "name": self.name, "type": self.type,
-            "volume_percent": self.volume_percent, "supports_volume": self.supports_volume,
+            "id": self.id,
+            "is_active": active,
+            "is_private_session": self.is_private_session,
+            "is_restricted": self.is_restricted,
+            "name": self.name,
+            "type": self.type,
+            "volume_percent": self.volume_percent,
+            "supports_volume": self.supports_volume,
         }
 
 
 @dataclass
 class PlayerState:
-    devices: list[Device] = field(default_factory=lambda: [
-        Device("d1a2b3c4e5f60718293a4b5c6d7e8f9012345678", "Living Room Speaker", "Speaker", 40),
-        Device("0f9e8d7c6b5a49382716050f1e2d3c4b5a697887", "DJ Web Player", "Computer", 80),
-        Device("5c5c5c5c1d1d1d1d2e2e2e2e3f3f3f3f4a4a4a4a", "Pixel 9", "Smartphone", None,
-               supports_volume=False),
-    ])
+    devices: list[Device] = field(
+        default_factory=lambda: [
+            Device(
+                "d1a2b3c4e5f60718293a4b5c6d7e8f9012345678", "Living Room Speaker", "Speaker", 40
+            ),
+            Device("0f9e8d7c6b5a49382716050f1e2d3c4b5a697887", "DJ Web Player", "Computer", 80),
+            Device(
+                "5c5c5c5c1d1d1d1d2e2e2e2e3f3f3f3f4a4a4a4a",
+                "Pixel 9",
+                "Smartphone",
+                None,
+                supports_volume=False,
+            ),
+        ]
+    )
     active_device: str | None = None
     current: str | None = None
     is_playing: bool = False
@@ -144,9 +158,18 @@ class FakeSpotify(FakeServer):
         self.clock = clock
         self.user = User(catalog.user.id, catalog.user.display_name, catalog.user.premium)
         self.playlists: dict[str, Playlist] = {
-            pid: Playlist(p.id, p.name, p.description, p.owner_id, p.owner_name, p.public,
-                          p.collaborative, list(p.entries),
-                          None if p.images is None else list(p.images), p.snapshot_n)
+            pid: Playlist(
+                p.id,
+                p.name,
+                p.description,
+                p.owner_id,
+                p.owner_name,
+                p.public,
+                p.collaborative,
+                list(p.entries),
+                None if p.images is None else list(p.images),
+                p.snapshot_n,
+            )
             for pid, p in catalog.playlists.items()
         }
         self.player = PlayerState()
@@ -165,29 +188,42 @@ class FakeSpotify(FakeServer):
 
     # ------------------------------------------------------------------ helpers
     def error_body(self, status: int, message: str | None) -> FakeResponse:
-        default = {400: "Bad request", 401: "Invalid access token", 403: "Forbidden",
-                   404: "Resource not found", 405: "Method not allowed",
-                   429: "API rate limit exceeded", 500: "Server error",
-                   502: "Bad gateway", 503: "Service unavailable"}.get(status, "Error")
-        return FakeResponse.json({"error": {"status": status, "message": message or default}},
-                                 status=status)
+        default = {
+            400: "Bad request",
+            401: "Invalid access token",
+            403: "Forbidden",
+            404: "Resource not found",
+            405: "Method not allowed",
+            429: "API rate limit exceeded",
+            500: "Server error",
+            502: "Bad gateway",
+            503: "Service unavailable",
+        }.get(status, "Error")
+        return FakeResponse.json(
+            {"error": {"status": status, "message": message or default}}, status=status
+        )
 
     def _player_error(self, status: int, message: str, reason: str) -> FakeResponse:
         return FakeResponse.json(
-            {"error": {"status": status, "message": message, "reason": reason}}, status=status)
+            {"error": {"status": status, "message": message, "reason": reason}}, status=status
+        )
 
     @property
     def api(self) -> str:
         return self.base_url + "/v1"
 
-    def issue_token(self, user_id: str | None = None, scope: str = SCOPES,
-                    lifetime: float | None = None) -> str:
+    def issue_token(
+        self, user_id: str | None = None, scope: str = SCOPES, lifetime: float | None = None
+    ) -> str:
         """Mint a valid access token directly (no OAuth round trip)."""
         token = "BQ" + secrets.token_urlsafe(40)
         with self._state_lock:
             self._tokens[token] = TokenInfo(
-                user_id or self.user.id, next(iter(self.clients)), scope,
-                time.monotonic() + (self.token_lifetime if lifetime is None else lifetime))
+                user_id or self.user.id,
+                next(iter(self.clients)),
+                scope,
+                time.monotonic() + (self.token_lifetime if lifetime is None else lifetime),
+            )
         return token
 
     def issue_refresh_token(self, client_id: str | None = None, scope: str = SCOPES) -> str:
@@ -196,14 +232,23 @@ class FakeSpotify(FakeServer):
             self._refresh[token] = (client_id or next(iter(self.clients)), scope)
         return token
 
-    def issue_code(self, redirect_uri: str, code_challenge: str | None = None,
-                   client_id: str | None = None, scope: str = SCOPES) -> str:
+    def issue_code(
+        self,
+        redirect_uri: str,
+        code_challenge: str | None = None,
+        client_id: str | None = None,
+        scope: str = SCOPES,
+    ) -> str:
         """Create an authorization code as `/authorize` would."""
         code = "AQ" + secrets.token_urlsafe(60)
         with self._state_lock:
-            self._codes[code] = AuthCode(client_id or next(iter(self.clients)), redirect_uri,
-                                         code_challenge, "S256" if code_challenge else None,
-                                         scope)
+            self._codes[code] = AuthCode(
+                client_id or next(iter(self.clients)),
+                redirect_uri,
+                code_challenge,
+                "S256" if code_challenge else None,
+                scope,
+            )
         return code
 
     def expire_tokens(self) -> None:
@@ -231,8 +276,9 @@ class FakeSpotify(FakeServer):
             return None, self.error_body(401, "The access token expired")
         return info, None
 
-    def _guard(self, fn: Callable[[FakeRequest, TokenInfo], FakeResponse]
-               ) -> Callable[[FakeRequest], FakeResponse]:
+    def _guard(
+        self, fn: Callable[[FakeRequest, TokenInfo], FakeResponse]
+    ) -> Callable[[FakeRequest], FakeResponse]:
         def wrapped(request: FakeRequest) -> FakeResponse:
             self._run_timeline()
             info, err = self._auth(request)
@@ -240,6 +286,7 @@ class FakeSpotify(FakeServer):
                 return err or self.error_body(401, None)
             with self._state_lock:
                 return fn(request, info)
+
         return wrapped
 
     @staticmethod
@@ -288,8 +335,7 @@ class FakeSpotify(FakeServer):
         r("GET", "/v1/me/player/devices", g(self._devices), "devices")
         r("GET", "/v1/me/player/queue", g(self._queue_get), "queue")
         r("POST", "/v1/me/player/queue", g(self._queue_add), "queue_add")
-        r("GET", "/v1/me/player/currently-playing", g(self._currently_playing),
-          "currently_playing")
+        r("GET", "/v1/me/player/currently-playing", g(self._currently_playing), "currently_playing")
         r("PUT", "/v1/me/player/play", g(self._play), "play")
         r("PUT", "/v1/me/player/pause", g(self._pause), "pause")
         r("POST", "/v1/me/player/next", g(self._next), "next")
@@ -321,17 +367,18 @@ class FakeSpotify(FakeServer):
         if self.authorize_error:
             params["error"] = self.authorize_error
         else:
-            params["code"] = self.issue_code(redirect_uri, challenge, client_id,
-                                             request.q("scope") or "")
+            params["code"] = self.issue_code(
+                redirect_uri, challenge, client_id, request.q("scope") or ""
+            )
         if state is not None:
             params["state"] = state
         sep = "&" if "?" in redirect_uri else "?"
-        return FakeResponse(status=302, headers={"Location": redirect_uri + sep +
-                                                  urlencode(params)})
+        return FakeResponse(
+            status=302, headers={"Location": redirect_uri + sep + urlencode(params)}
+        )
 
     def _token_error(self, error: str, description: str, status: int = 400) -> FakeResponse:
-        return FakeResponse.json({"error": error, "error_description": description},
-                                 status=status)
+        return FakeResponse.json({"error": error, "error_description": description}, status=status)
 
     def _token(self, request: FakeRequest) -> FakeResponse:
         ctype = (request.headers.get("content-type") or "").lower()
@@ -342,8 +389,7 @@ class FakeSpotify(FakeServer):
         basic = request.headers.get("authorization") or ""
         if basic.startswith("Basic "):
             try:
-                client_id, _, client_secret = (
-                    base64.b64decode(basic[6:]).decode().partition(":"))
+                client_id, _, client_secret = base64.b64decode(basic[6:]).decode().partition(":")
             except ValueError:
                 return self._token_error("invalid_client", "Invalid client", 400)
         grant = form.get("grant_type")
@@ -358,12 +404,15 @@ class FakeSpotify(FakeServer):
                 return self._grant_code(form, client_id, client_secret)
             if grant == "refresh_token":
                 return self._grant_refresh(form, client_id)
-        return self._token_error("unsupported_grant_type",
-                                 f"grant_type must be client_credentials, authorization_code "
-                                 f"or refresh_token (got {grant})")
+        return self._token_error(
+            "unsupported_grant_type",
+            f"grant_type must be client_credentials, authorization_code "
+            f"or refresh_token (got {grant})",
+        )
 
-    def _grant_code(self, form: dict[str, str], client_id: str,
-                    client_secret: str | None) -> FakeResponse:
+    def _grant_code(
+        self, form: dict[str, str], client_id: str, client_secret: str | None
+    ) -> FakeResponse:
         code = self._codes.get(form.get("code") or "")
         if code is None:
             return self._token_error("invalid_grant", "Invalid authorization code")
@@ -384,10 +433,15 @@ class FakeSpotify(FakeServer):
         del self._codes[form["code"]]  # single use
         scope = code.scope or SCOPES
         refresh = self.issue_refresh_token(client_id, scope)
-        return FakeResponse.json({
-            "access_token": self.issue_token(scope=scope), "token_type": "Bearer",
-            "expires_in": self.token_lifetime, "refresh_token": refresh, "scope": scope,
-        })
+        return FakeResponse.json(
+            {
+                "access_token": self.issue_token(scope=scope),
+                "token_type": "Bearer",
+                "expires_in": self.token_lifetime,
+                "refresh_token": refresh,
+                "scope": scope,
+            }
+        )
 
     def _grant_refresh(self, form: dict[str, str], client_id: str) -> FakeResponse:
         old = form.get("refresh_token") or ""
@@ -396,11 +450,14 @@ class FakeSpotify(FakeServer):
             return self._token_error("invalid_grant", "Invalid refresh token")
         self._refresh_count += 1
         body: dict[str, Any] = {
-            "access_token": self.issue_token(scope=entry[1]), "token_type": "Bearer",
-            "expires_in": self.token_lifetime, "scope": entry[1],
+            "access_token": self.issue_token(scope=entry[1]),
+            "token_type": "Bearer",
+            "expires_in": self.token_lifetime,
+            "scope": entry[1],
         }
         rotate = self.rotate_refresh_tokens == "always" or (
-            self.rotate_refresh_tokens == "alternate" and self._refresh_count % 2 == 0)
+            self.rotate_refresh_tokens == "alternate" and self._refresh_count % 2 == 0
+        )
         if rotate:
             del self._refresh[old]
             body["refresh_token"] = self.issue_refresh_token(client_id, entry[1])
@@ -409,24 +466,36 @@ class FakeSpotify(FakeServer):
     # ------------------------------------------------------------ serializers
     def _artist_simple(self, aid: str) -> dict[str, Any]:
         a = self.catalog.artists[aid]
-        return {"external_urls": {"spotify": f"{OPEN}/artist/{aid}"},
-                "href": f"{self.api}/artists/{aid}", "id": aid, "name": a.name,
-                "type": "artist", "uri": f"spotify:artist:{aid}"}
+        return {
+            "external_urls": {"spotify": f"{OPEN}/artist/{aid}"},
+            "href": f"{self.api}/artists/{aid}",
+            "id": aid,
+            "name": a.name,
+            "type": "artist",
+            "uri": f"spotify:artist:{aid}",
+        }
 
     def _artist_full(self, aid: str) -> dict[str, Any]:
         a = self.catalog.artists[aid]
-        return {**self._artist_simple(aid), "genres": list(a.genres),
-                "images": [i.to_json() for i in _artist_images(aid)]}
+        return {
+            **self._artist_simple(aid),
+            "genres": list(a.genres),
+            "images": [i.to_json() for i in _artist_images(aid)],
+        }
 
     def _album(self, alb_id: str) -> dict[str, Any]:
         al = self.catalog.albums[alb_id]
         return {
-            "album_type": al.album_type, "total_tracks": al.total_tracks,
+            "album_type": al.album_type,
+            "total_tracks": al.total_tracks,
             "external_urls": {"spotify": f"{OPEN}/album/{alb_id}"},
-            "href": f"{self.api}/albums/{alb_id}", "id": alb_id,
-            "images": [i.to_json() for i in al.images], "name": al.name,
+            "href": f"{self.api}/albums/{alb_id}",
+            "id": alb_id,
+            "images": [i.to_json() for i in al.images],
+            "name": al.name,
             "release_date": al.release_date,
-            "release_date_precision": al.release_date_precision, "type": "album",
+            "release_date_precision": al.release_date_precision,
+            "type": "album",
             "uri": f"spotify:album:{alb_id}",
             "artists": [self._artist_simple(a) for a in al.artist_ids],
             "is_playable": True,
@@ -436,31 +505,71 @@ class FakeSpotify(FakeServer):
         return {
             "album": self._album(t.album_id),
             "artists": [self._artist_simple(a) for a in t.artist_ids],
-            "disc_number": t.disc_number, "duration_ms": t.duration_ms, "explicit": t.explicit,
+            "disc_number": t.disc_number,
+            "duration_ms": t.duration_ms,
+            "explicit": t.explicit,
             "external_ids": {"isrc": t.isrc} if t.isrc else {},
             "external_urls": {"spotify": f"{OPEN}/track/{t.id}"},
-            "href": f"{self.api}/tracks/{t.id}", "id": t.id, "is_playable": True,
-            "name": t.name, "preview_url": None, "track_number": t.track_number,
-            "type": "track", "uri": t.uri, "is_local": False,
+            "href": f"{self.api}/tracks/{t.id}",
+            "id": t.id,
+            "is_playable": True,
+            "name": t.name,
+            "preview_url": None,
+            "track_number": t.track_number,
+            "type": "track",
+            "uri": t.uri,
+            "is_local": False,
         }
 
     def _local_json(self, local: dict[str, Any]) -> dict[str, Any]:
-        uri = ":".join(["spotify:local", str(local["artist"]).replace(" ", "+"),
-                        str(local["album"]).replace(" ", "+"),
-                        str(local["name"]).replace(" ", "+"),
-                        str(int(local["duration_ms"]) // 1000)])
+        uri = ":".join(
+            [
+                "spotify:local",
+                str(local["artist"]).replace(" ", "+"),
+                str(local["album"]).replace(" ", "+"),
+                str(local["name"]).replace(" ", "+"),
+                str(int(local["duration_ms"]) // 1000),
+            ]
+        )
         none_urls: dict[str, Any] = {}
         return {
-            "album": {"album_type": None, "artists": [], "available_markets": [],
-                      "external_urls": none_urls, "href": None, "id": None, "images": [],
-                      "name": local["album"], "release_date": None,
-                      "release_date_precision": None, "type": "album", "uri": None},
-            "artists": [{"external_urls": none_urls, "href": None, "id": None,
-                         "name": local["artist"], "type": "artist", "uri": None}],
-            "disc_number": 0, "duration_ms": local["duration_ms"], "explicit": False,
-            "external_ids": {}, "external_urls": none_urls, "href": None, "id": None,
-            "is_local": True, "name": local["name"], "preview_url": None, "track_number": 0,
-            "type": "track", "uri": uri,
+            "album": {
+                "album_type": None,
+                "artists": [],
+                "available_markets": [],
+                "external_urls": none_urls,
+                "href": None,
+                "id": None,
+                "images": [],
+                "name": local["album"],
+                "release_date": None,
+                "release_date_precision": None,
+                "type": "album",
+                "uri": None,
+            },
+            "artists": [
+                {
+                    "external_urls": none_urls,
+                    "href": None,
+                    "id": None,
+                    "name": local["artist"],
+                    "type": "artist",
+                    "uri": None,
+                }
+            ],
+            "disc_number": 0,
+            "duration_ms": local["duration_ms"],
+            "explicit": False,
+            "external_ids": {},
+            "external_urls": none_urls,
+            "href": None,
+            "id": None,
+            "is_local": True,
+            "name": local["name"],
+            "preview_url": None,
+            "track_number": 0,
+            "type": "track",
+            "uri": uri,
         }
 
     def _entry_json(self, e: PlaylistEntry) -> dict[str, Any]:
@@ -473,10 +582,16 @@ class FakeSpotify(FakeServer):
             item = None
         out: dict[str, Any] = {
             "added_at": e.added_at,
-            "added_by": {"external_urls": {"spotify": f"{OPEN}/user/{e.added_by}"},
-                         "href": f"{self.api}/users/{e.added_by}", "id": e.added_by,
-                         "type": "user", "uri": f"spotify:user:{e.added_by}"},
-            "is_local": e.local is not None, "primary_color": None, "item": item,
+            "added_by": {
+                "external_urls": {"spotify": f"{OPEN}/user/{e.added_by}"},
+                "href": f"{self.api}/users/{e.added_by}",
+                "id": e.added_by,
+                "type": "user",
+                "uri": f"spotify:user:{e.added_by}",
+            },
+            "is_local": e.local is not None,
+            "primary_color": None,
+            "item": item,
             "video_thumbnail": {"url": None},
         }
         if self.legacy_fields:
@@ -484,10 +599,14 @@ class FakeSpotify(FakeServer):
         return out
 
     def _owner(self, p: Playlist) -> dict[str, Any]:
-        return {"display_name": p.owner_name,
-                "external_urls": {"spotify": f"{OPEN}/user/{p.owner_id}"},
-                "href": f"{self.api}/users/{p.owner_id}", "id": p.owner_id, "type": "user",
-                "uri": f"spotify:user:{p.owner_id}"}
+        return {
+            "display_name": p.owner_name,
+            "external_urls": {"spotify": f"{OPEN}/user/{p.owner_id}"},
+            "href": f"{self.api}/users/{p.owner_id}",
+            "id": p.owner_id,
+            "type": "user",
+            "uri": f"spotify:user:{p.owner_id}",
+        }
 
     def _can_read_items(self, p: Playlist, user_id: str) -> bool:
         return p.owner_id == user_id or p.collaborative
@@ -495,38 +614,55 @@ class FakeSpotify(FakeServer):
     def _playlist_simple(self, p: Playlist) -> dict[str, Any]:
         ref = {"href": f"{self.api}/playlists/{p.id}/items", "total": len(p.entries)}
         out: dict[str, Any] = {
-            "collaborative": p.collaborative, "description": p.description,
+            "collaborative": p.collaborative,
+            "description": p.description,
             "external_urls": {"spotify": f"{OPEN}/playlist/{p.id}"},
-            "href": f"{self.api}/playlists/{p.id}", "id": p.id,
+            "href": f"{self.api}/playlists/{p.id}",
+            "id": p.id,
             "images": None if p.images is None else [i.to_json() for i in p.images],
-            "name": p.name, "owner": self._owner(p), "primary_color": None, "public": p.public,
-            "snapshot_id": p.snapshot_id, "items": ref, "type": "playlist",
+            "name": p.name,
+            "owner": self._owner(p),
+            "primary_color": None,
+            "public": p.public,
+            "snapshot_id": p.snapshot_id,
+            "items": ref,
+            "type": "playlist",
             "uri": f"spotify:playlist:{p.id}",
         }
         if self.legacy_fields:
             out["tracks"] = ref
         return out
 
-    def _paging(self, href: str, items: list[Any], total: int, limit: int, offset: int,
-                extra: str = "") -> dict[str, Any]:
+    def _paging(
+        self, href: str, items: list[Any], total: int, limit: int, offset: int, extra: str = ""
+    ) -> dict[str, Any]:
         def link(off: int) -> str:
             return f"{href}?offset={off}&limit={limit}{extra}"
+
         return {
-            "href": link(offset), "items": items, "limit": limit,
+            "href": link(offset),
+            "items": items,
+            "limit": limit,
             "next": link(offset + limit) if offset + limit < total else None,
             "offset": offset,
-            "previous": link(max(0, offset - limit)) if offset > 0 else None, "total": total,
+            "previous": link(max(0, offset - limit)) if offset > 0 else None,
+            "total": total,
         }
 
     # ------------------------------------------------------------------- user
     def _me(self, request: FakeRequest, info: TokenInfo) -> FakeResponse:
         uid = info.user_id
-        return FakeResponse.json({
-            "display_name": self.user.display_name,
-            "external_urls": {"spotify": f"{OPEN}/user/{uid}"},
-            "href": f"{self.api}/users/{uid}", "id": uid, "images": [], "type": "user",
-            "uri": f"spotify:user:{uid}",
-        })
+        return FakeResponse.json(
+            {
+                "display_name": self.user.display_name,
+                "external_urls": {"spotify": f"{OPEN}/user/{uid}"},
+                "href": f"{self.api}/users/{uid}",
+                "id": uid,
+                "images": [],
+                "type": "user",
+                "uri": f"spotify:user:{uid}",
+            }
+        )
 
     def _my_playlists(self, request: FakeRequest, info: TokenInfo) -> FakeResponse:
         limit, offset = self._int(request, "limit", 20), self._int(request, "offset", 0)
@@ -535,9 +671,12 @@ class FakeSpotify(FakeServer):
         if offset is None or not 0 <= offset <= 100_000:
             return self.error_body(400, "Invalid offset")
         mine = list(self.playlists.values())[::-1]
-        page = [self._playlist_simple(p) for p in mine[offset:offset + limit]]
-        return FakeResponse.json(self._paging(f"{self.api}/users/{info.user_id}/playlists",
-                                              page, len(mine), limit, offset))
+        page = [self._playlist_simple(p) for p in mine[offset : offset + limit]]
+        return FakeResponse.json(
+            self._paging(
+                f"{self.api}/users/{info.user_id}/playlists", page, len(mine), limit, offset
+            )
+        )
 
     def _find_playlist(self, pid: str) -> tuple[Playlist | None, FakeResponse | None]:
         if not is_spotify_id(pid):
@@ -555,8 +694,9 @@ class FakeSpotify(FakeServer):
         body["followers"] = {"href": None, "total": 0}
         if self._can_read_items(p, info.user_id):
             items = [self._entry_json(e) for e in p.entries[:100]]
-            body["items"] = self._paging(f"{self.api}/playlists/{p.id}/items", items,
-                                         len(p.entries), 100, 0)
+            body["items"] = self._paging(
+                f"{self.api}/playlists/{p.id}/items", items, len(p.entries), 100, 0
+            )
         else:
             body.pop("items", None)
         if self.legacy_fields and "items" in body:
@@ -574,9 +714,10 @@ class FakeSpotify(FakeServer):
             return self.error_body(400, "Invalid limit")
         if offset is None or offset < 0:
             return self.error_body(400, "Invalid offset")
-        items = [self._entry_json(e) for e in p.entries[offset:offset + limit]]
-        return FakeResponse.json(self._paging(f"{self.api}/playlists/{p.id}/items", items,
-                                              len(p.entries), limit, offset))
+        items = [self._entry_json(e) for e in p.entries[offset : offset + limit]]
+        return FakeResponse.json(
+            self._paging(f"{self.api}/playlists/{p.id}/items", items, len(p.entries), limit, offset)
+        )
 
     def _create_playlist(self, request: FakeRequest, info: TokenInfo) -> FakeResponse:
         try:
@@ -588,9 +729,17 @@ class FakeSpotify(FakeServer):
             return self.error_body(400, "Missing required field: name")
         n = len(self.playlists)
         pid = spotify_id(f"created:{name}:{n}:{time.monotonic_ns()}")
-        p = Playlist(pid, name, str(body.get("description") or ""), info.user_id,
-                     self.user.display_name or info.user_id, bool(body.get("public", True)),
-                     bool(body.get("collaborative", False)), [], [])
+        p = Playlist(
+            pid,
+            name,
+            str(body.get("description") or ""),
+            info.user_id,
+            self.user.display_name or info.user_id,
+            bool(body.get("public", True)),
+            bool(body.get("collaborative", False)),
+            [],
+            [],
+        )
         self.playlists[pid] = p
         full = self._playlist_simple(p)
         full["followers"] = {"href": None, "total": 0}
@@ -683,18 +832,32 @@ class FakeSpotify(FakeServer):
         if limit is None or not 1 <= limit <= 50 or offset is None or offset < 0:
             return self.error_body(400, "Invalid limit")
         ranked = sorted(self.catalog.tracks, key=lambda t: -t.lastfm_playcount)
-        items = [self.track_json(t) for t in ranked[offset:offset + limit]]
-        return FakeResponse.json(self._paging(f"{self.api}/me/top/tracks", items,
-                                              len(ranked), limit, offset))
+        items = [self.track_json(t) for t in ranked[offset : offset + limit]]
+        return FakeResponse.json(
+            self._paging(f"{self.api}/me/top/tracks", items, len(ranked), limit, offset)
+        )
 
     def _recently_played(self, request: FakeRequest, info: TokenInfo) -> FakeResponse:
         limit = self._int(request, "limit", 20)
         if limit is None or not 1 <= limit <= 50:
             return self.error_body(400, "Invalid limit")
-        items = [{"track": self.track_json(t), "played_at": f"2026-03-0{1 + i % 9}T12:00:00Z",
-                  "context": None} for i, t in enumerate(self.catalog.tracks[40:40 + limit])]
-        return FakeResponse.json({"items": items, "next": None, "cursors": None,
-                                  "limit": limit, "href": f"{self.api}/me/player/recently-played"})
+        items = [
+            {
+                "track": self.track_json(t),
+                "played_at": f"2026-03-0{1 + i % 9}T12:00:00Z",
+                "context": None,
+            }
+            for i, t in enumerate(self.catalog.tracks[40 : 40 + limit])
+        ]
+        return FakeResponse.json(
+            {
+                "items": items,
+                "next": None,
+                "cursors": None,
+                "limit": limit,
+                "href": f"{self.api}/me/player/recently-played",
+            }
+        )
 
     # ------------------------------------------------------------------ search
     def _search(self, request: FakeRequest, info: TokenInfo) -> FakeResponse:
@@ -718,28 +881,50 @@ class FakeSpotify(FakeServer):
         extra = "&query=" + q.replace(" ", "+") + "&type=" + types_raw
         href = f"{self.api}/search"
         if "track" in types:
-            out["tracks"] = self._paging(href, [self.track_json(t) for t in
-                                                tracks[offset:offset + limit]],
-                                         len(tracks), limit, offset, extra)
+            out["tracks"] = self._paging(
+                href,
+                [self.track_json(t) for t in tracks[offset : offset + limit]],
+                len(tracks),
+                limit,
+                offset,
+                extra,
+            )
         if "album" in types:
             albums = list(dict.fromkeys(t.album_id for t in tracks))
-            out["albums"] = self._paging(href, [self._album(a) for a in
-                                                albums[offset:offset + limit]],
-                                         len(albums), limit, offset, extra)
+            out["albums"] = self._paging(
+                href,
+                [self._album(a) for a in albums[offset : offset + limit]],
+                len(albums),
+                limit,
+                offset,
+                extra,
+            )
         if "artist" in types:
             artists = list(dict.fromkeys(a for t in tracks for a in t.artist_ids))
-            out["artists"] = self._paging(href, [self._artist_full(a) for a in
-                                                 artists[offset:offset + limit]],
-                                          len(artists), limit, offset, extra)
+            out["artists"] = self._paging(
+                href,
+                [self._artist_full(a) for a in artists[offset : offset + limit]],
+                len(artists),
+                limit,
+                offset,
+                extra,
+            )
         for other in ("playlist", "show", "episode", "audiobook"):
             if other in types:
                 out[other + "s"] = self._paging(href, [], 0, limit, offset, extra)
         return FakeResponse.json(out)
 
     # ------------------------------------------------------------------ player
-    def start_playback(self, track_ids: list[str] | None = None, *, device: int | str = 0,
-                       context_playlist: str | None = None, position_ms: int = 0,
-                       queue: list[str] | None = None, playing: bool = True) -> None:
+    def start_playback(
+        self,
+        track_ids: list[str] | None = None,
+        *,
+        device: int | str = 0,
+        context_playlist: str | None = None,
+        position_ms: int = 0,
+        queue: list[str] | None = None,
+        playing: bool = True,
+    ) -> None:
         """Put the player in a known state (used by tests and the offline demo)."""
         with self._state_lock:
             pl = self.player
@@ -766,8 +951,9 @@ class FakeSpotify(FakeServer):
             self.player.current = None
             self.player.is_playing = False
 
-    def timeline(self, steps: list[tuple[float, dict[str, Any] | Callable[[FakeSpotify], None]]]
-                 ) -> None:
+    def timeline(
+        self, steps: list[tuple[float, dict[str, Any] | Callable[[FakeSpotify], None]]]
+    ) -> None:
         """Script player changes at offsets (seconds from now, on `clock`).
 
         Each step is applied when a request arrives at or after its time. Actions (dict keys):
@@ -886,8 +1072,12 @@ class FakeSpotify(FakeServer):
         if not uri:
             return None
         pid = uri.rsplit(":", 1)[-1]
-        return {"type": "playlist", "href": f"{self.api}/playlists/{pid}",
-                "external_urls": {"spotify": f"{OPEN}/playlist/{pid}"}, "uri": uri}
+        return {
+            "type": "playlist",
+            "href": f"{self.api}/playlists/{pid}",
+            "external_urls": {"spotify": f"{OPEN}/playlist/{pid}"},
+            "uri": uri,
+        }
 
     def _playing_json(self, full: bool) -> dict[str, Any] | None:
         self._advance()
@@ -897,16 +1087,22 @@ class FakeSpotify(FakeServer):
             return None
         t = self.catalog.track(pl.current) if pl.current else None
         body: dict[str, Any] = {
-            "timestamp": int(time.time() * 1000), "context": self._context(),
-            "progress_ms": self._progress() if t else None, "is_playing": pl.is_playing,
+            "timestamp": int(time.time() * 1000),
+            "context": self._context(),
+            "progress_ms": self._progress() if t else None,
+            "is_playing": pl.is_playing,
             "item": self.track_json(t) if t else None,
             "currently_playing_type": "track" if t else "unknown",
-            "actions": {"disallows": {"resuming": True} if pl.is_playing else
-                        {"pausing": True}},
+            "actions": {"disallows": {"resuming": True} if pl.is_playing else {"pausing": True}},
         }
         if full:
-            body = {"device": dev.to_json(True), "repeat_state": pl.repeat,
-                    "shuffle_state": pl.shuffle, "smart_shuffle": False, **body}
+            body = {
+                "device": dev.to_json(True),
+                "repeat_state": pl.repeat,
+                "shuffle_state": pl.shuffle,
+                "smart_shuffle": False,
+                **body,
+            }
         return body
 
     def _player_get(self, request: FakeRequest, info: TokenInfo) -> FakeResponse:
@@ -922,31 +1118,35 @@ class FakeSpotify(FakeServer):
     def _devices(self, request: FakeRequest, info: TokenInfo) -> FakeResponse:
         pl = self.player
         return FakeResponse.json(
-            {"devices": [d.to_json(d.id == pl.active_device) for d in pl.devices]})
+            {"devices": [d.to_json(d.id == pl.active_device) for d in pl.devices]}
+        )
 
     def _queue_get(self, request: FakeRequest, info: TokenInfo) -> FakeResponse:
         self._advance()
         pl = self.player
         cur = self.catalog.track(pl.current) if pl.current and pl.active_device else None
         queue = [self.catalog.track(t) for t in pl.queue[:20]]
-        return FakeResponse.json({
-            "currently_playing": self.track_json(cur) if cur else None,
-            "queue": [self.track_json(t) for t in queue if t is not None],
-        })
+        return FakeResponse.json(
+            {
+                "currently_playing": self.track_json(cur) if cur else None,
+                "queue": [self.track_json(t) for t in queue if t is not None],
+            }
+        )
 
-    def _command_check(self, request: FakeRequest, need_device: bool = True
-                       ) -> FakeResponse | None:
+    def _command_check(self, request: FakeRequest, need_device: bool = True) -> FakeResponse | None:
         if not self.user.premium:
-            return self._player_error(403, "Player command failed: Premium required",
-                                      "PREMIUM_REQUIRED")
+            return self._player_error(
+                403, "Player command failed: Premium required", "PREMIUM_REQUIRED"
+            )
         dev_id = request.q("device_id")
         if dev_id is not None and not any(d.id == dev_id for d in self.player.devices):
             return self._player_error(404, "Device not found", "DEVICE_NOT_FOUND")
         if dev_id is not None:
             self.player.active_device = dev_id
         if need_device and self._active() is None:
-            return self._player_error(404, "Player command failed: No active device found",
-                                      "NO_ACTIVE_DEVICE")
+            return self._player_error(
+                404, "Player command failed: No active device found", "NO_ACTIVE_DEVICE"
+            )
         return None
 
     def _play(self, request: FakeRequest, info: TokenInfo) -> FakeResponse:
@@ -968,7 +1168,7 @@ class FakeSpotify(FakeServer):
                 ids.append(m.group(2))
             start = int((body.get("offset") or {}).get("position", 0))
             pl.context_uri = None
-            pl.current, pl.queue = ids[start] if start < len(ids) else ids[0], ids[start + 1:]
+            pl.current, pl.queue = ids[start] if start < len(ids) else ids[0], ids[start + 1 :]
         elif body.get("context_uri"):
             pid = str(body["context_uri"]).rsplit(":", 1)[-1]
             p = self.playlists.get(pid)
@@ -976,17 +1176,18 @@ class FakeSpotify(FakeServer):
                 return self.error_body(404, "Context not found")
             ids = [e.track_id for e in p.entries if e.track_id]
             if not ids:
-                return self._player_error(403, "Player command failed: Restriction violated",
-                                          "UNKNOWN")
+                return self._player_error(
+                    403, "Player command failed: Restriction violated", "UNKNOWN"
+                )
             start = int((body.get("offset") or {}).get("position", 0))
             pl.context_uri = f"spotify:playlist:{pid}"
-            pl.current, pl.queue = ids[min(start, len(ids) - 1)], ids[start + 1:]
+            pl.current, pl.queue = ids[min(start, len(ids) - 1)], ids[start + 1 :]
         elif pl.current is None:
-            return self._player_error(404, "Player command failed: No active device found",
-                                      "NO_ACTIVE_DEVICE")
+            return self._player_error(
+                404, "Player command failed: No active device found", "NO_ACTIVE_DEVICE"
+            )
         elif pl.is_playing:
-            return self._player_error(403, "Player command failed: Restriction violated",
-                                      "UNKNOWN")
+            return self._player_error(403, "Player command failed: Restriction violated", "UNKNOWN")
         else:
             self._set_playing(True)
             return FakeResponse.empty(204)
@@ -1000,8 +1201,7 @@ class FakeSpotify(FakeServer):
             return err
         self._advance()
         if not self.player.is_playing:
-            return self._player_error(403, "Player command failed: Restriction violated",
-                                      "UNKNOWN")
+            return self._player_error(403, "Player command failed: Restriction violated", "UNKNOWN")
         self._set_playing(False)
         return FakeResponse.empty(204)
 
@@ -1040,8 +1240,11 @@ class FakeSpotify(FakeServer):
             return self.error_body(400, "Invalid volume_percent")
         dev = self._active()
         if dev is None or not dev.supports_volume:
-            return self._player_error(403, "Player command failed: Cannot control device volume",
-                                      "VOLUME_CONTROL_DISALLOW")
+            return self._player_error(
+                403,
+                "Player command failed: Cannot control device volume",
+                "VOLUME_CONTROL_DISALLOW",
+            )
         dev.volume_percent = vol
         return FakeResponse.empty(204)
 
@@ -1077,8 +1280,9 @@ class FakeSpotify(FakeServer):
 
     def _transfer(self, request: FakeRequest, info: TokenInfo) -> FakeResponse:
         if not self.user.premium:
-            return self._player_error(403, "Player command failed: Premium required",
-                                      "PREMIUM_REQUIRED")
+            return self._player_error(
+                403, "Player command failed: Premium required", "PREMIUM_REQUIRED"
+            )
         try:
             body = request.json()
         except ValueError:
@@ -1099,8 +1303,9 @@ class FakeSpotify(FakeServer):
 
 def _artist_images(aid: str) -> list[Image]:
     h = hashlib.sha256(aid.encode()).hexdigest()
-    return [Image(f"https://i.scdn.co/image/ab6761610000{s:04x}{h[:24]}", s, s)
-            for s in (640, 320, 160)]
+    return [
+        Image(f"https://i.scdn.co/image/ab6761610000{s:04x}{h[:24]}", s, s) for s in (640, 320, 160)
+    ]
 
 
 # ----------------------------------------------------------------- search query

@@ -47,13 +47,21 @@ class FakeSuite:
     def __enter__(self) -> FakeSuite:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()
 
 
-def start_all(ports: dict[str, int] | None = None, *, demo_playback: bool = False,
-              musicbrainz_rate: tuple[int, float] | None = (3, 1.0)) -> FakeSuite:
+def start_all(
+    ports: dict[str, int] | None = None,
+    *,
+    demo_playback: bool = False,
+    musicbrainz_rate: tuple[int, float] | None = (3, 1.0),
+) -> FakeSuite:
     """Start all five fakes on loopback (port 0 = any free port) and return them.
 
     `demo_playback=True` puts the Spotify player in a playing state (a playlist on the
@@ -77,7 +85,8 @@ def start_all(ports: dict[str, int] | None = None, *, demo_playback: bool = Fals
         from .catalog import PLAYLIST_100
 
         suite.spotify.start_playback(
-            context_playlist=suite.spotify.catalog.playlist_by_name(PLAYLIST_100).id)
+            context_playlist=suite.spotify.catalog.playlist_by_name(PLAYLIST_100).id
+        )
     s = suite.spotify.base_url
     suite.vars = {
         "SPOTIFY_API_BASE": f"{s}/v1",

@@ -104,7 +104,9 @@ class WorkersPlatform:
     def create_pipe(self, high_water_mark: int) -> WorkersPipe:
         return WorkersPipe(high_water_mark)
 
-    async def fetch_binding(self, binding: Any, request: Request, path: str | None = None) -> Response:
+    async def fetch_binding(
+        self, binding: Any, request: Request, path: str | None = None
+    ) -> Response:
         """Forward the request to a Fetcher binding (ASSETS, a service), optionally to `path`.
 
         The JS fetcher is called directly: the SDK's wrapper only adds a Python Response

@@ -14,8 +14,12 @@ from fakes.spotify import FakeSpotify
 from .helpers import bearer
 
 
-def _fire(url: str, n: int, headers: dict[str, str] | None = None,
-          spans: list[tuple[float, float]] | None = None) -> list[int]:
+def _fire(
+    url: str,
+    n: int,
+    headers: dict[str, str] | None = None,
+    spans: list[tuple[float, float]] | None = None,
+) -> list[int]:
     """n threads, each with its own connection, released together by a barrier."""
     statuses: list[int] = [0] * n
     barrier = threading.Barrier(n)
@@ -120,8 +124,9 @@ def test_sliding_window_rate_limit_answers_429_then_recovers(
     spotify: FakeSpotify, client: httpx.Client
 ) -> None:
     spotify.rate_limit("me", limit=3, window=0.3, retry_after=1)
-    codes = [client.get(f"{spotify.base_url}/v1/me", headers=bearer()).status_code
-             for _ in range(5)]
+    codes = [
+        client.get(f"{spotify.base_url}/v1/me", headers=bearer()).status_code for _ in range(5)
+    ]
     assert codes == [200, 200, 200, 429, 429]
     time.sleep(0.35)
     assert client.get(f"{spotify.base_url}/v1/me", headers=bearer()).status_code == 200

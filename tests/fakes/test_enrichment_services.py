@@ -11,8 +11,9 @@ UA = {"User-Agent": "DJApp/1.0 (https://dj.example)"}
 
 
 # ------------------------------------------------------------------ Deezer
-def test_deezer_unknown_isrc_is_http_200_with_error_800(deezer: FakeDeezer,
-                                                        client: httpx.Client) -> None:
+def test_deezer_unknown_isrc_is_http_200_with_error_800(
+    deezer: FakeDeezer, client: httpx.Client
+) -> None:
     r = client.get(f"{deezer.base_url}/track/isrc:INVALID1234567")
     assert r.status_code == 200
     assert r.json() == {"error": {"type": "DataException", "message": "no data", "code": 800}}
@@ -50,10 +51,12 @@ def test_deezer_search_finds_isrc_misses_with_two_versions_lacking_bpm(
     assert full["bpm"] == miss.bpm
 
 
-def test_deezer_advanced_search_by_artist_and_track(deezer: FakeDeezer,
-                                                    client: httpx.Client) -> None:
-    r = client.get(f"{deezer.base_url}/search",
-                   params={"q": 'artist:"daft punk" track:"get lucky"'}).json()
+def test_deezer_advanced_search_by_artist_and_track(
+    deezer: FakeDeezer, client: httpx.Client
+) -> None:
+    r = client.get(
+        f"{deezer.base_url}/search", params={"q": 'artist:"daft punk" track:"get lucky"'}
+    ).json()
     assert [d["title"] for d in r["data"]] == ["Get Lucky"]
     assert client.get(f"{deezer.base_url}/search").json()["error"]["code"] == 501
 
@@ -62,8 +65,9 @@ def test_deezer_quota_is_code_4_with_http_200(client: httpx.Client) -> None:
     with FakeDeezer(quota=(3, 5.0)) as dz:
         bodies = [client.get(f"{dz.base_url}/track/1") for _ in range(4)]
     assert [b.status_code for b in bodies] == [200] * 4
-    assert bodies[3].json() == {"error": {"type": "Exception", "message": "Quota limit exceeded",
-                                          "code": 4}}
+    assert bodies[3].json() == {
+        "error": {"type": "Exception", "message": "Quota limit exceeded", "code": 4}
+    }
 
 
 # ----------------------------------------------------------------- Last.fm
@@ -84,33 +88,58 @@ def test_lastfm_errors_come_back_as_http_200(lastfm: FakeLastFm, client: httpx.C
     r = _lfm(lastfm, client, method="track.getInfo", artist="Nobody", track="Nothing")
     assert r.status_code == 200
     assert r.json() == {"error": 6, "message": "Track not found", "links": []}
-    bad = client.get(f"{lastfm.base_url}/2.0/", params={
-        "method": "track.getInfo", "api_key": "wrong", "format": "json", "artist": "Queen",
-        "track": "Bohemian Rhapsody"})
+    bad = client.get(
+        f"{lastfm.base_url}/2.0/",
+        params={
+            "method": "track.getInfo",
+            "api_key": "wrong",
+            "format": "json",
+            "artist": "Queen",
+            "track": "Bohemian Rhapsody",
+        },
+    )
     assert bad.status_code == 200 and bad.json()["error"] == 10
     assert _lfm(lastfm, client, method="track.nope").json()["error"] == 3
 
 
 def test_lastfm_correction_and_autocorrect(lastfm: FakeLastFm, client: httpx.Client) -> None:
-    c = _lfm(lastfm, client, method="track.getCorrection", artist="Queen",
-             track="Bohemian Rapsody").json()["corrections"]["correction"]
+    c = _lfm(
+        lastfm, client, method="track.getCorrection", artist="Queen", track="Bohemian Rapsody"
+    ).json()["corrections"]["correction"]
     assert c["track"]["name"] == "Bohemian Rhapsody" and c["@attr"]["trackcorrected"] == "1"
     unknown = _lfm(lastfm, client, method="track.getCorrection", artist="X", track="Y").json()
     assert isinstance(unknown["corrections"], str)
-    assert _lfm(lastfm, client, method="track.getInfo", artist="Beatles",
-                track="Here Comes the Sun").json()["error"] == 6
-    fixed = _lfm(lastfm, client, method="track.getInfo", artist="Beatles",
-                 track="Here Comes the Sun", autocorrect="1").json()
+    assert (
+        _lfm(
+            lastfm, client, method="track.getInfo", artist="Beatles", track="Here Comes the Sun"
+        ).json()["error"]
+        == 6
+    )
+    fixed = _lfm(
+        lastfm,
+        client,
+        method="track.getInfo",
+        artist="Beatles",
+        track="Here Comes the Sun",
+        autocorrect="1",
+    ).json()
     assert fixed["track"]["artist"]["name"] == "The Beatles"
 
 
 def test_lastfm_similar_and_toptags_shapes(lastfm: FakeLastFm, client: httpx.Client) -> None:
-    sim = _lfm(lastfm, client, method="track.getSimilar", artist="Daft Punk",
-               track="One More Time", limit="20").json()["similartracks"]["track"]
+    sim = _lfm(
+        lastfm,
+        client,
+        method="track.getSimilar",
+        artist="Daft Punk",
+        track="One More Time",
+        limit="20",
+    ).json()["similartracks"]["track"]
     assert len(sim) == 20 and all(0 <= s["match"] <= 1 for s in sim)
     assert isinstance(sim[0]["playcount"], int)
-    tags = _lfm(lastfm, client, method="track.getTopTags", artist="Daft Punk",
-                track="One More Time").json()["toptags"]["tag"]
+    tags = _lfm(
+        lastfm, client, method="track.getTopTags", artist="Daft Punk", track="One More Time"
+    ).json()["toptags"]["tag"]
     assert tags[0]["name"] == "electronic" and isinstance(tags[0]["count"], int)
 
 
@@ -127,17 +156,20 @@ def test_lastfm_artist_info_has_string_stats_and_sometimes_empty_images(
 
 
 def test_lastfm_without_format_json_answers_xml(lastfm: FakeLastFm, client: httpx.Client) -> None:
-    r = client.get(f"{lastfm.base_url}/2.0/", params={"method": "track.getInfo",
-                                                       "api_key": DEFAULT_API_KEY})
+    r = client.get(
+        f"{lastfm.base_url}/2.0/", params={"method": "track.getInfo", "api_key": DEFAULT_API_KEY}
+    )
     assert r.text.startswith("<?xml") and "<lfm" in r.text
 
 
 # ------------------------------------------------------------- MusicBrainz
-def test_musicbrainz_requires_a_user_agent(musicbrainz: FakeMusicBrainz,
-                                           client: httpx.Client) -> None:
+def test_musicbrainz_requires_a_user_agent(
+    musicbrainz: FakeMusicBrainz, client: httpx.Client
+) -> None:
     url = f"{musicbrainz.base_url}/ws/2/recording/"
-    r = client.get(url, params={"query": "recording:\"x\"", "fmt": "json"},
-                   headers={"User-Agent": ""})
+    r = client.get(
+        url, params={"query": 'recording:"x"', "fmt": "json"}, headers={"User-Agent": ""}
+    )
     assert r.status_code == 403
 
 
@@ -146,8 +178,15 @@ def test_musicbrainz_finds_an_isrc_for_a_spotify_track_without_one(
 ) -> None:
     t = CATALOG.isrcless_tracks()[0]
     artist = CATALOG.artists[t.artist_ids[0]].name
-    r = client.get(f"{musicbrainz.base_url}/ws/2/recording/", headers=UA, params={
-        "query": f'recording:"{t.name}" AND artist:"{artist}"', "fmt": "json", "limit": "5"})
+    r = client.get(
+        f"{musicbrainz.base_url}/ws/2/recording/",
+        headers=UA,
+        params={
+            "query": f'recording:"{t.name}" AND artist:"{artist}"',
+            "fmt": "json",
+            "limit": "5",
+        },
+    )
     recs = r.json()["recordings"]
     assert len(recs) == 3 and recs[0]["score"] == 100
     with_isrc = [x for x in recs if x.get("isrcs")]
@@ -167,6 +206,9 @@ def test_musicbrainz_answers_503_when_rate_limited(client: httpx.Client) -> None
 
 
 def test_musicbrainz_defaults_to_xml(musicbrainz: FakeMusicBrainz, client: httpx.Client) -> None:
-    r = client.get(f"{musicbrainz.base_url}/ws/2/recording/", headers=UA,
-                   params={"query": 'recording:"Dreams"'})
+    r = client.get(
+        f"{musicbrainz.base_url}/ws/2/recording/",
+        headers=UA,
+        params={"query": 'recording:"Dreams"'},
+    )
     assert r.headers["content-type"].startswith("application/xml") and "<metadata" in r.text
