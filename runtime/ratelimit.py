@@ -36,9 +36,8 @@ Sleep = Callable[[float], Awaitable[Any]]
 GLOBAL_RATE = 40.0
 """Tokens per second shared by every external call of a request."""
 GLOBAL_BURST = 40
-# The sliding window no burst of grants may exceed: one second plus a 10 % margin, which
-# absorbs the jitter between granting a call and its arrival at the upstream.
-WINDOW_SECONDS = 1.1
+# No more than GLOBAL_BURST calls in any window of this length, as the upstream sees them.
+WINDOW_SECONDS = 1.0
 DEFAULT_LANES: Mapping[str, int] = {
     "anthropic": 2,
     "spotify": 5,
@@ -119,9 +118,25 @@ class _Turn:
         self.event = asyncio.Event()
 
 
+class Lease:
+    """One granted call; `ended` is set when the call's response came back."""
+
+    __slots__ = ("ended",)
+
+    def __init__(self, ended: float | None = None) -> None:
+        self.ended = ended
+
+
 class TokenBucket:
-    """`rate` tokens per second, at most `burst` stored, and never more than `burst` grants in
-    any `window`; FIFO among waiting callers."""
+    """`rate` tokens per second, at most `burst` stored; FIFO among waiting callers.
+
+    With a `window`, also never more than `burst` calls in any window as an upstream sees
+    them: a call occupies the window from its grant until `window` seconds after its response
+    came back (`release`). A grant-time window is not enough: calls of one burst reach the
+    upstream spread out by connection set-up (up to ~0.6 s on the local host), and the
+    stragglers would share a second with the next burst. Counting from the response, which
+    comes after the call's arrival upstream, makes the bound hold whatever the jitter.
+    """
 
     def __init__(
         self,
@@ -141,12 +156,9 @@ class TokenBucket:
         self._tokens = float(burst)
         self._updated: float | None = None  # the clock is first read by the first acquire
         self._queue: deque[_Turn] = deque()
-        # A bucket alone lets burst + rate calls through in one second (a full bucket, then a
-        # second's refill): the grants of the last `window` seconds are kept so that no window
-        # ever holds more than `burst`. The margin above 1 s absorbs network jitter between
-        # our clock and the upstream's, which counts arrivals.
         self.window = window
-        self._recent: deque[float] = deque()
+        self._leases: list[Lease] = []
+        self._released: asyncio.Event | None = None
         self.granted = 0
 
     @property
@@ -167,45 +179,77 @@ class TokenBucket:
             self._tokens = min(float(self.burst), self._tokens + elapsed * self.rate)
             self._updated = now
 
-    def _take(self) -> bool:
-        self._refill()
-        if self.window is not None:
-            now = self._clock()
-            while self._recent and now - self._recent[0] >= self.window:
-                self._recent.popleft()
-            if len(self._recent) >= self.burst:
-                return False
-        if self._tokens >= 1 - _EPSILON:
-            self._tokens = max(0.0, self._tokens - 1)
-            if self.window is not None:
-                self._recent.append(now)
-            self.granted += 1
-            return True
-        return False
+    def _window_full(self, now: float) -> bool:
+        assert self.window is not None
+        window = self.window
+        self._leases = [
+            lease for lease in self._leases if lease.ended is None or now - lease.ended < window
+        ]
+        return len(self._leases) >= self.burst
 
-    def _wait_time(self) -> float:
-        """How long until `_take` can succeed: a token refilled and a window slot free."""
+    def _take(self) -> Lease | None:
+        self._refill()
+        now = self._clock()
+        if self.window is not None and self._window_full(now):
+            return None
+        if self._tokens < 1 - _EPSILON:
+            return None
+        self._tokens = max(0.0, self._tokens - 1)
+        self.granted += 1
+        lease = Lease()
+        if self.window is not None:
+            self._leases.append(lease)
+        return lease
+
+    def _wait_time(self) -> float | None:
+        """How long until `_take` can succeed; None when only a release can free the window."""
         token_wait = max(0.0, (1 - self._tokens) / self.rate)
         window_wait = 0.0
-        if self.window is not None and len(self._recent) >= self.burst:
-            window_wait = self._recent[0] + self.window - self._clock()
+        if self.window is not None and len(self._leases) >= self.burst:
+            ended = [lease.ended for lease in self._leases if lease.ended is not None]
+            if not ended:
+                return None
+            window_wait = min(ended) + self.window - self._clock()
         return max(MIN_SLEEP, token_wait, window_wait)
 
-    def try_acquire(self) -> bool:
-        """Take a token now if one is free and nobody is queued ahead."""
-        return not self._queue and self._take()
-
-    async def acquire(self) -> None:
-        if not self._queue and self._take():
+    def release(self, lease: Lease | None) -> None:
+        """The call's response is back: its window place frees `window` seconds from now."""
+        if lease is None or lease.ended is not None:
             return
+        lease.ended = self._clock()
+        if self._released is not None:
+            self._released.set()
+
+    def try_acquire(self) -> bool:
+        """Take a token now if one is free and nobody is queued ahead (released at once)."""
+        if self._queue:
+            return False
+        lease = self._take()
+        self.release(lease)
+        return lease is not None
+
+    async def acquire(self) -> Lease:
+        """Wait for a token (and a window place); `release` the lease when the call is done."""
+        if not self._queue:
+            lease = self._take()
+            if lease is not None:
+                return lease
         turn = _Turn()
         self._queue.append(turn)
         if len(self._queue) == 1:
             turn.event.set()
         try:
             await turn.event.wait()
-            while not self._take():
-                await self._sleep(self._wait_time())
+            while (lease := self._take()) is None:
+                wait = self._wait_time()
+                if wait is None:
+                    if self._released is None:
+                        self._released = asyncio.Event()
+                    self._released.clear()
+                    await self._released.wait()
+                else:
+                    await self._sleep(wait)
+            return lease
         finally:
             was_head = bool(self._queue) and self._queue[0] is turn
             self._queue.remove(turn)
@@ -247,12 +291,13 @@ class RequestOrchestrator:
         chosen = self.lane(lane)
         await chosen.acquire()
         try:
-            await self.bucket.acquire()
+            lease = await self.bucket.acquire()
             marker = _holding.set(chosen.name)
             try:
                 yield
             finally:
                 _holding.reset(marker)
+                self.bucket.release(lease)
         finally:
             chosen.release()
 
