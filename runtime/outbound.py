@@ -22,7 +22,8 @@ import asyncio
 import json as jsonlib
 import sys
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
@@ -42,6 +43,10 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 DEFAULT_TIMEOUT = 10.0
+DEFAULT_READ_TIMEOUT = 60.0
+"""Streaming: the longest silence between two chunks before the stream counts as stalled."""
+ERROR_BODY_LIMIT = 64 * 1024
+"""Streaming: how much of a non-2xx answer's body is kept for the caller."""
 DEFAULT_RETRIES = 2
 BACKOFF_BASE = 0.25
 BACKOFF_MAX = 8.0
@@ -116,6 +121,175 @@ class JsFetchTransport:
         headers = Headers([(str(pair[0]), str(pair[1])) for pair in response.headers.entries()])
         return TransportResponse(int(response.status), headers, body)
 
+    async def open(self, request: OutboundRequest) -> TransportStream:
+        """Like `send`, but returns once the headers are in; the body is read chunk by chunk
+        from the JS `ReadableStream` (nothing is buffered beyond the chunk being handed on)."""
+        import js  # only inside the Worker
+        from pyodide.ffi import JsException, jsnull, to_js
+
+        controller = js.AbortController.new()
+        init: dict[str, Any] = {
+            "method": request.method,
+            "headers": request.headers,
+            "signal": controller.signal,
+        }
+        if request.body is not None:
+            init["body"] = request.body
+        options = to_js(init, dict_converter=js.Object.fromEntries)
+        try:
+            response = await js.fetch(request.url, options)
+        except asyncio.CancelledError:
+            controller.abort()
+            raise
+        except JsException as exc:
+            raise TransportError(str(exc)) from None
+        headers = Headers([(str(pair[0]), str(pair[1])) for pair in response.headers.entries()])
+        body = response.body
+        reader = (
+            None if body is None or body is js.undefined or body is jsnull else body.getReader()
+        )
+        return _JsBodyStream(int(response.status), headers, reader, controller)
+
+
+class MemoryStream:
+    """A `TransportStream` over given chunks, for tests on CPython (no network).
+
+    `delay` seconds pass before each chunk; `fail_after` chunks are delivered before a
+    `TransportError` (a connection that drops mid-body). `closed` tells whether the reader
+    let go, `aborted` whether it did so before the end."""
+
+    def __init__(
+        self,
+        status: int = 200,
+        chunks: Sequence[bytes] = (),
+        headers: Mapping[str, str] | None = None,
+        *,
+        delay: float = 0.0,
+        fail_after: int | None = None,
+    ) -> None:
+        self.status = status
+        self.headers = Headers(dict(headers or {}))
+        self._chunks = list(chunks)
+        self._delay = delay
+        self._fail_after = fail_after
+        self.delivered = 0
+        self.closed = False
+        self.aborted = False
+
+    async def read(self) -> bytes:
+        if self.closed:
+            return b""
+        if self._fail_after is not None and self.delivered >= self._fail_after:
+            raise TransportError("connection reset by peer")
+        if self.delivered >= len(self._chunks):
+            return b""
+        if self._delay:
+            await asyncio.sleep(self._delay)
+        chunk = self._chunks[self.delivered]
+        self.delivered += 1
+        return chunk
+
+    async def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.aborted = self.delivered < len(self._chunks)
+
+
+class MemoryStreamTransport:
+    """Answers each `open` with the next `MemoryStream` (and `send` with its whole body)."""
+
+    def __init__(self, *streams: MemoryStream) -> None:
+        self._streams = list(streams)
+        self.requests: list[OutboundRequest] = []
+        self.opened: list[MemoryStream] = []
+
+    def add(self, *streams: MemoryStream) -> None:
+        self._streams.extend(streams)
+
+    async def open(self, request: OutboundRequest) -> TransportStream:
+        self.requests.append(request)
+        if not self._streams:
+            raise TransportError("no scripted stream left")
+        stream = self._streams.pop(0)
+        self.opened.append(stream)
+        return stream
+
+    async def send(self, request: OutboundRequest) -> TransportResponse:
+        stream = await self.open(request)
+        parts = []
+        while chunk := await stream.read():
+            parts.append(chunk)
+        await stream.close()
+        return TransportResponse(stream.status, stream.headers, b"".join(parts))
+
+
+class TransportStream(Protocol):
+    """An answered request whose body is still arriving (see `OutboundClient.stream`)."""
+
+    status: int
+    headers: Headers
+
+    async def read(self) -> bytes:
+        """The next chunk of the body; `b""` once it has ended. Raises `TransportError`."""
+        ...
+
+    async def close(self) -> None:
+        """Stop reading and abort the request if the body has not ended. Idempotent."""
+        ...
+
+
+class StreamingTransport(Protocol):
+    """A transport that can also hand back a response before its body has arrived."""
+
+    async def open(self, request: OutboundRequest) -> TransportStream: ...
+
+
+class _JsBodyStream:
+    """A JS `Response` body read chunk by chunk through its `ReadableStream` reader."""
+
+    def __init__(self, status: int, headers: Headers, reader: Any, controller: Any) -> None:
+        self.status = status
+        self.headers = headers
+        self._reader = reader
+        self._controller = controller
+        self._ended = reader is None
+
+    async def read(self) -> bytes:
+        from pyodide.ffi import JsException
+
+        if self._ended:
+            return b""
+        try:
+            result = await self._reader.read()
+        except asyncio.CancelledError:
+            await self.close()
+            raise
+        except JsException as exc:
+            self._ended = True
+            raise TransportError(str(exc)) from None
+        if result.done:
+            self._ended = True
+            return b""
+        return bytes(result.value.to_bytes())
+
+    async def close(self) -> None:
+        from pyodide.ffi import JsException
+
+        if self._controller is None:
+            return
+        controller, self._controller = self._controller, None
+        ended, self._ended = self._ended, True
+        if not ended:
+            try:
+                controller.abort()  # also errors the body, which frees the connection
+            except JsException:
+                pass
+        if self._reader is not None:
+            try:
+                self._reader.releaseLock()
+            except JsException:
+                pass
+
 
 def default_transport() -> Transport:
     if sys.platform == "emscripten":
@@ -171,6 +345,89 @@ class FetchResult(Generic[T]):
         if not self.ok:
             raise OutboundError(self)
         return self
+
+
+class StreamReadError(RuntimeError):
+    """A streamed body stopped before its end: `error` is `read_timeout` or `network`."""
+
+    def __init__(self, error: str, detail: str) -> None:
+        super().__init__(f"{error}: {detail}")
+        self.error = error
+        self.detail = detail
+
+
+@dataclass
+class StreamResult:
+    """What `OutboundClient.stream` yields: an open 2xx body (`ok`), or a failure.
+
+    A failure carries the same `error` codes as `FetchResult` and, for a non-2xx answer, up
+    to `ERROR_BODY_LIMIT` bytes of its body. `iter_bytes()` reads an open body chunk by
+    chunk; a stall longer than `read_timeout` or a dropped connection raises
+    `StreamReadError`."""
+
+    service: str
+    method: str
+    safe_url: str
+    ok: bool
+    status: int | None = None
+    headers: Headers = field(default_factory=Headers)
+    body: bytes = b""
+    error: str | None = None
+    detail: str | None = None
+    attempts: int = 0
+    read_timeout: float = DEFAULT_READ_TIMEOUT
+    bytes_read: int = 0
+    chunks_read: int = 0
+    ended: bool = False
+    _source: TransportStream | None = None
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        return jsonlib.loads(self.body)
+
+    async def iter_bytes(self) -> AsyncIterator[bytes]:
+        source = self._source
+        if source is None:
+            return
+        while True:
+            try:
+                chunk = await asyncio.wait_for(source.read(), self.read_timeout)
+            except TimeoutError:
+                self.error = "read_timeout"
+                raise StreamReadError(
+                    "read_timeout", f"no data for {self.read_timeout:g}s"
+                ) from None
+            except TransportError as exc:
+                self.error = "network"
+                raise StreamReadError("network", redact_text(str(exc))) from None
+            if not chunk:
+                self.ended = True
+                return
+            self.bytes_read += len(chunk)
+            self.chunks_read += 1
+            yield chunk
+
+
+async def _read_limited(source: TransportStream, limit: int) -> bytes:
+    parts: list[bytes] = []
+    size = 0
+    while size < limit:
+        chunk = await source.read()
+        if not chunk:
+            break
+        parts.append(chunk)
+        size += len(chunk)
+    return b"".join(parts)[:limit]
+
+
+async def _close_quietly(source: TransportStream) -> None:
+    try:
+        await source.close()
+    except Exception:
+        pass
 
 
 # -- helpers -------------------------------------------------------------------------------
@@ -376,6 +633,168 @@ class OutboundClient:
                     detail=detail,
                     attempts=attempt,
                 )
+            await self._sleep(self._backoff(attempt, retry_after))
+
+    @asynccontextmanager
+    async def stream(
+        self,
+        *,
+        service: str,
+        url: str,
+        method: str = "POST",
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        body: bytes | str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        read_timeout: float = DEFAULT_READ_TIMEOUT,
+        retries: int = DEFAULT_RETRIES,
+        lane: str | None = None,
+    ) -> AsyncIterator[StreamResult]:
+        """A call whose body is read while it arrives (server-sent events, say).
+
+            async with client.stream(service="anthropic", url=..., json=body) as result:
+                if not result.ok:
+                    ...  # result.error, result.status, result.body (the error answer)
+                async for chunk in result.iter_bytes():
+                    ...
+
+        Same rules as `fetch`: each attempt spends one subrequest; a lane slot and a token
+        are taken per attempt, and for a 2xx answer the slot is held until the block exits
+        (the connection stays open that long); `timeout` bounds the wait for the headers,
+        `read_timeout` each silence between chunks; 429/5xx answers are retried with
+        backoff (honouring `Retry-After`) before any byte reaches the caller, network
+        errors only for idempotent methods; one log line per attempt and one when a stream
+        ends. Leaving the block (normally, by an exception or by cancellation) closes the
+        body and aborts the request if it had not ended."""
+        opener = getattr(self.transport, "open", None)
+        if opener is None:
+            raise TypeError(f"{type(self.transport).__name__} cannot stream (no `open`)")
+        method = method.upper()
+        full_url = with_params(url, params)
+        shown = safe_url(full_url)
+        send_headers = dict(headers or {})
+        payload: bytes | None
+        if json is not None:
+            payload = _encode_json(json)
+            if not any(k.lower() == "content-type" for k in send_headers):
+                send_headers["Content-Type"] = "application/json"
+        else:
+            payload = body.encode() if isinstance(body, str) else body
+        request = OutboundRequest(method, full_url, send_headers, payload)
+        lane_name = lane or SERVICE_LANES.get(service, ratelimit.DEFAULT_LANE)
+
+        def failure(attempts: int, **kwargs: Any) -> StreamResult:
+            return StreamResult(
+                service=service,
+                method=method,
+                safe_url=shown,
+                ok=False,
+                attempts=attempts,
+                read_timeout=read_timeout,
+                **kwargs,
+            )
+
+        attempt = 0
+        while True:
+            attempt += 1
+            tracker = self.subrequests
+            if tracker is not None and not tracker.try_spend(1):
+                self._log(service, method, shown, attempt, None, 0.0, "budget_exhausted")
+                yield failure(attempt - 1, error="budget_exhausted")
+                return
+            slot = self.orchestrator.slot(lane_name)
+            try:
+                await slot.__aenter__()
+            except ratelimit.NestedSlotError as exc:
+                self.logger.error("outbound call made while holding a lane slot", exc)
+                yield failure(attempt, error="nested_slot", detail=str(exc))
+                return
+            error: str | None = None
+            detail: str | None = None
+            source: TransportStream | None = None
+            error_body = b""
+            try:
+                t0 = self._clock()
+                try:
+                    source = await asyncio.wait_for(opener(request), timeout)
+                except TimeoutError:
+                    error, detail = "timeout", f"no response within {timeout:g}s"
+                except TransportError as exc:
+                    error, detail = "network", redact_text(str(exc))
+                status = source.status if source is not None else None
+                self._log(service, method, shown, attempt, status, self._clock() - t0, error)
+                if source is not None and 200 <= source.status < 300:
+                    result = StreamResult(
+                        service=service,
+                        method=method,
+                        safe_url=shown,
+                        ok=True,
+                        status=source.status,
+                        headers=source.headers,
+                        attempts=attempt,
+                        read_timeout=read_timeout,
+                        _source=source,
+                    )
+                    outcome = "cancelled"
+                    try:
+                        yield result
+                        outcome = "complete" if result.ended else "closed early"
+                    except StreamReadError as exc:
+                        outcome = exc.error
+                        raise
+                    except Exception:
+                        outcome = "caller failed"
+                        raise
+                    finally:
+                        await _close_quietly(source)
+                        outcome = result.error or outcome
+                        self.logger.info(
+                            f"{service} stream {outcome}",
+                            service=service,
+                            url=shown,
+                            bytes=result.bytes_read,
+                            chunks=result.chunks_read,
+                            duration_ms=round((self._clock() - t0) * 1000, 1),
+                        )
+                    return
+                if source is not None:
+                    error = "http_status"
+                    try:
+                        error_body = await asyncio.wait_for(
+                            _read_limited(source, ERROR_BODY_LIMIT), timeout
+                        )
+                    except (TimeoutError, TransportError):
+                        error_body = b""
+                    await _close_quietly(source)
+            finally:
+                await slot.__aexit__(None, None, None)
+
+            retry_after: float | None = None
+            if source is not None:
+                if source.status == 429 or source.status >= 500:
+                    retry_after = parse_retry_after(
+                        source.headers.get("Retry-After"), self._wall_clock()
+                    )
+                    retryable = True
+                else:
+                    retryable = False
+            else:
+                retryable = method in IDEMPOTENT
+            if (
+                not retryable
+                or attempt > retries
+                or (retry_after is not None and retry_after > MAX_RETRY_AFTER)
+            ):
+                yield failure(
+                    attempt,
+                    status=source.status if source is not None else None,
+                    headers=source.headers if source is not None else Headers(),
+                    body=error_body,
+                    error=error,
+                    detail=detail,
+                )
+                return
             await self._sleep(self._backoff(attempt, retry_after))
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:

@@ -508,8 +508,36 @@ def heartbeat_interval(c: Context, route: Route) -> float:
     return DEFAULT_HEARTBEAT_SECONDS
 
 
+PREPARE_ATTR = "sse_prepare"
+
+
+def before_stream(
+    prepare: Callable[[Context], Awaitable[Response | None]],
+) -> Callable[[Callable[..., Awaitable[Any]]], Callable[..., Awaitable[Any]]]:
+    """Attach a step that runs before a stream handler's response is sent.
+
+        @router.post("/message", stream="sse", sse_done=True)
+        @before_stream(read_json_or_400)
+        async def message(c: Context, stream: EventStream) -> None: ...
+
+    `prepare(c)` may read the request (the body, say) and return a `Response` to answer
+    with instead of the stream (a 400 for unparsable JSON), or None to go on streaming.
+    An `HTTPError` it raises becomes its JSON answer, as for any handler."""
+
+    def attach(handler: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        setattr(handler, PREPARE_ATTR, prepare)
+        return handler
+
+    return attach
+
+
 async def respond(c: Context, route: Route) -> Response:
     """Answer a `stream="sse"` route: 200 with the SSE headers now, the handler afterwards."""
+    prepare = getattr(route.handler, PREPARE_ATTR, None)
+    if prepare is not None:
+        early = await prepare(c)
+        if early is not None:
+            return early
     pipe = c.platform.create_pipe(getattr(route, "sse_high_water_mark", DEFAULT_HIGH_WATER_MARK))
     stream = EventStream(
         pipe.writer,
