@@ -7,7 +7,7 @@ from runtime.assets import spa_fallback
 from runtime.docs import docs_router
 from runtime.middleware import cors, request_id, security_headers
 
-from . import health, player, playlists, spotify_auth
+from . import analysis, health, player, playlists, spotify_auth
 
 app = App(
     title="DJ API",
@@ -28,6 +28,7 @@ app.route("/api", health.router)  # GET /api/health, reachable with run_worker_f
 app.route("/api", docs_router())
 app.route("/api/spotify", spotify_auth.router)  # OAuth, /me, /search (routes/spotify_auth.py)
 app.route("/api/spotify", playlists.router)  # playlists (routes/playlists.py)
+app.route("/api/spotify", analysis.router)  # GET /playlists/{id}/analysis (routes/analysis.py)
 app.route("/api/player", player.router)  # playback proxy (routes/player.py)
 
 app.not_found(spa_fallback)

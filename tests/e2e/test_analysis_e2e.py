@@ -1,0 +1,140 @@
+"""Playlist analysis end to end: the built Worker on Pyodide, Miniflare KV, the fakes.
+
+KV lives for the whole host session, so the cold/warm pair uses the 100-track playlist and
+each failure test analyses its own playlist of tracks nobody else analyses.
+"""
+
+from __future__ import annotations
+
+from fakes.base import RecordedCall
+from fakes.catalog import CATALOG, PLAYLIST_100, Playlist, PlaylistEntry, spotify_id
+from fakes.spotify import DEV_TOKEN
+from tests.e2e.conftest import DJ
+
+AUTH = {"Authorization": f"Bearer {DEV_TOKEN}"}
+ENRICHMENT = ("deezer", "lastfm", "musicbrainz")
+PLAYLIST_ID = CATALOG.playlist_by_name(PLAYLIST_100).id
+RATE_LIMIT = 40
+
+
+def _analysis(dj: DJ, playlist_id: str) -> dict:
+    r = dj.http.get(f"/api/spotify/playlists/{playlist_id}/analysis", headers=AUTH, timeout=120)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def _calls(dj: DJ) -> dict[str, list[RecordedCall]]:
+    return {name: getattr(dj.fakes, name).calls for name in ("spotify", *ENRICHMENT)}
+
+
+def max_in_any_window(times: list[float], window: float = 1.0) -> int:
+    """The most calls that arrived within any `window` seconds (sliding)."""
+    times = sorted(times)
+    best = start = 0
+    for end, t in enumerate(times):
+        while t - times[start] >= window:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+def _playlist(dj: DJ, name: str, first: int, last: int) -> str:
+    """A playlist of catalog tracks [first, last) owned by the fake user (fresh in KV)."""
+    pid = spotify_id(f"playlist:e2e-analysis:{name}")
+    entries = [
+        PlaylistEntry(t.id, "2025-01-01T00:00:00Z", CATALOG.user.id)
+        for t in CATALOG.tracks[first:last]
+    ]
+    dj.fakes.spotify.playlists[pid] = Playlist(
+        pid, name, "analysis e2e", CATALOG.user.id, "Demo Listener", True, False, entries, []
+    )
+    return pid
+
+
+def test_cold_then_warm_analysis_of_100_tracks(dj: DJ) -> None:
+    cold = _analysis(dj, PLAYLIST_ID)
+    cold_calls = _calls(dj)
+    assert cold["total_tracks"] == 100
+    assert cold["deezer_analysis"]["total_checked"] == 100
+    assert cold["deezer_analysis"]["bpm"]["sample_size"] > 50
+    assert cold["lastfm_analysis"]["sample_size"] > 90
+    assert cold["metadata_analysis"]["top_genres"]
+    counts = {name: len(calls) for name, calls in cold_calls.items()}
+    assert counts["deezer"] >= 90 and counts["lastfm"] >= 400 and counts["musicbrainz"] >= 10
+    assert sum(counts.values()) <= 950  # the subrequest budget
+    every = [c.arrived for calls in cold_calls.values() for c in calls]
+    assert max_in_any_window(every) <= RATE_LIMIT, counts
+    assert len(every) / (max(every) - min(every)) <= RATE_LIMIT  # the average rate
+    # Paced to ~1/s (MusicBrainz's published rate): never throttled by the fake (3/s).
+    assert max_in_any_window([c.arrived for c in cold_calls["musicbrainz"]]) <= 2
+    assert all(c.status == 200 for c in cold_calls["musicbrainz"])
+
+    dj.fakes.reset()
+    warm = _analysis(dj, PLAYLIST_ID)
+    assert {name: len(getattr(dj.fakes, name).calls) for name in ENRICHMENT} == {
+        "deezer": 0,
+        "lastfm": 0,
+        "musicbrainz": 0,
+    }
+    for section in ("metadata_analysis", "deezer_analysis", "lastfm_analysis", "message"):
+        assert warm[section] == cold[section], section
+
+
+def test_deezer_500s_still_give_an_analysis_without_deezer(dj: DJ) -> None:
+    pid = _playlist(dj, "deezer down", 100, 112)
+    dj.fakes.deezer.inject("*", 500)
+    dj.fakes.musicbrainz.inject("*", 200, body={"recordings": []})
+    result = _analysis(dj, pid)
+    assert result["deezer_analysis"] is None
+    assert result["lastfm_analysis"] is not None and result["total_tracks"] == 12
+    # retried once per call (429/5xx), then given up: nothing cached, so a later run retries
+    assert 12 <= len(dj.fakes.deezer.calls) <= 2 * 3 * 12
+
+
+def test_deezer_timeouts_cost_only_the_slow_calls(dj: DJ) -> None:
+    pid = _playlist(dj, "deezer slow", 112, 124)
+    slow = dj.fakes.deezer.inject("*", delay=6.0, times=2)
+    result = _analysis(dj, pid)
+    assert slow.fired == 2
+    assert result["deezer_analysis"] is not None
+    assert result["deezer_analysis"]["tracks_found"] >= 8
+
+
+def test_lastfm_bad_key_error_10_gives_no_lastfm_section(dj: DJ) -> None:
+    pid = _playlist(dj, "lastfm bad key", 124, 136)
+    dj.fakes.lastfm.inject_error("*", code=10)
+    result = _analysis(dj, pid)
+    assert result["lastfm_analysis"] is None
+    assert result["deezer_analysis"] is not None
+    assert result["metadata_analysis"]["top_genres"] == []
+    assert "Deezer" in result["message"]
+
+
+def test_musicbrainz_503_only_costs_the_tracks_without_isrc(dj: DJ) -> None:
+    pid = _playlist(dj, "musicbrainz down", 136, 150)
+    dj.fakes.musicbrainz.inject("*", 503)
+    result = _analysis(dj, pid)
+    isrcless = [t for t in CATALOG.tracks[136:150] if t.isrc is None]
+    assert isrcless and dj.fakes.musicbrainz.calls
+    assert result["deezer_analysis"] is not None
+    found = result["deezer_analysis"]["tracks_found"]
+    assert found <= 14 - len(isrcless)
+    assert all(c.headers.get("user-agent") for c in dj.fakes.musicbrainz.calls)
+
+
+def test_analysis_needs_a_bearer_and_passes_spotify_404_through(dj: DJ) -> None:
+    r = dj.http.get(f"/api/spotify/playlists/{PLAYLIST_ID}/analysis")
+    assert r.status_code == 401
+    missing = dj.http.get(f"/api/spotify/playlists/{'0' * 22}/analysis", headers=AUTH)
+    assert missing.status_code == 404 and missing.json() == {"error": "Playlist not found"}
+    bad = dj.http.get("/api/spotify/playlists/not-an-id!/analysis", headers=AUTH)
+    assert bad.status_code == 400
+
+
+def test_logs_carry_no_lastfm_key(dj: DJ) -> None:
+    start = len(dj.logs())
+    pid = _playlist(dj, "log check", 150, 153)
+    _analysis(dj, pid)
+    lines = dj.logs(start)
+    assert any("playlist analysed" in line for line in lines)
+    assert all("fake-lastfm-api-key" not in line for line in lines)
