@@ -7,7 +7,7 @@ from runtime.assets import spa_fallback
 from runtime.docs import docs_router
 from runtime.middleware import cors, request_id, security_headers
 
-from . import analysis, chat, health, player, playlists, spotify_auth
+from . import analysis, chat, health, player, player_stream, playlists, spotify_auth
 
 app = App(
     title="DJ API",
@@ -30,6 +30,7 @@ app.route("/api/spotify", spotify_auth.router)  # OAuth, /me, /search (routes/sp
 app.route("/api/spotify", playlists.router)  # playlists (routes/playlists.py)
 app.route("/api/spotify", analysis.router)  # GET /playlists/{id}/analysis (routes/analysis.py)
 app.route("/api/player", player.router)  # playback proxy (routes/player.py)
+app.route("/api/player", player_stream.router)  # GET /stream, SSE (routes/player_stream.py)
 app.route("/api/chat-stream", chat.router)  # chat with Claude over SSE (routes/chat.py)
 
 app.not_found(spa_fallback)
