@@ -7,7 +7,7 @@ from runtime.assets import spa_fallback
 from runtime.docs import docs_router
 from runtime.middleware import cors, request_id, security_headers
 
-from . import analysis, chat, health, player, player_stream, playlists, spotify_auth
+from . import analysis, chat, health, mix, player, player_stream, playlists, spotify_auth, steer
 
 app = App(
     title="DJ API",
@@ -32,5 +32,7 @@ app.route("/api/spotify", analysis.router)  # GET /playlists/{id}/analysis (rout
 app.route("/api/player", player.router)  # playback proxy (routes/player.py)
 app.route("/api/player", player_stream.router)  # GET /stream, SSE (routes/player_stream.py)
 app.route("/api/chat-stream", chat.router)  # chat with Claude over SSE (routes/chat.py)
+app.route("/api/mix", mix.router)  # mix sessions (routes/mix.py)
+app.route("/api/mix/vibe", steer.router)  # POST /steer-stream, SSE (routes/steer.py)
 
 app.not_found(spa_fallback)
