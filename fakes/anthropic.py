@@ -195,6 +195,11 @@ class FakeAnthropic(FakeServer):
             for r in replies:
                 self._script.append(Reply.of(r) if isinstance(r, str) else r)
 
+    def clear_script(self) -> None:
+        """Forget queued replies: the next call gets the responder's answer."""
+        with self._script_lock:
+            self._script.clear()
+
     @property
     def pending(self) -> int:
         with self._script_lock:
@@ -725,6 +730,43 @@ def _last_user_text(body: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
     return "", []
 
 
+_LIVELY = ("energy", "party", "pump", "up", "fast", "dance", "hype")
+_CALM = ("chill", "calm", "slow", "down", "sleep", "mellow", "relax")
+
+
+def _mix_demo_reply(prompt: str) -> Block | None:
+    """Answers to the mix prompts, so the offline demo's DJ half does something sensible:
+    track proposals the fake Spotify can find, a vibe adjustment, a status line."""
+    low = prompt.lower()
+    if '"tracks"' in prompt:
+        from .catalog import CATALOG
+
+        start = sum(map(ord, prompt)) % max(1, len(CATALOG.tracks) - 8)
+        picks = CATALOG.tracks[start : start + 8]
+        proposals = [
+            {
+                "artist": CATALOG.artist_names(t)[0],
+                "name": t.name,
+                "reason": "Keeps the vibe going (offline demo)",
+            }
+            for t in picks
+        ]
+        return text(json.dumps({"tracks": proposals}))
+    if "energylevel" in low:
+        words = low.split('"')
+        asked = " ".join(words[1:2]) if len(words) > 1 else low
+        if any(w in asked for w in _LIVELY):
+            energy, direction = 8, "building"
+        elif any(w in asked for w in _CALM):
+            energy, direction = 3, "winding_down"
+        else:
+            energy, direction = 6, "steady"
+        return text(json.dumps({"energyLevel": energy, "energyDirection": direction}))
+    if "status line" in low:
+        return text("Shaping the mix around your request")
+    return None
+
+
 def default_responder(body: dict[str, Any]) -> Reply:
     """Offline-demo behaviour: use a fitting tool once, then summarise its result."""
     user_text, results = _last_user_text(body)
@@ -768,6 +810,10 @@ def default_responder(body: dict[str, Any]) -> Reply:
         if isinstance(system, str)
         else " ".join(b.get("text", "") for b in system or [] if isinstance(b, dict))
     )
+    mix = _mix_demo_reply(user_text)
+    if mix is not None:
+        blocks.append(mix)
+        return Reply(blocks)
     if "json" in (system_text + " " + low).lower():
         blocks.append(text(json.dumps({"offline_demo": True, "echo": query})))
     else:

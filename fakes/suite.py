@@ -35,10 +35,11 @@ class FakeSuite:
             server.stop()
 
     def reset(self) -> None:
-        """Forget recorded calls and injected faults on every fake."""
+        """Forget recorded calls, injected faults and scripted Claude replies on every fake."""
         for server in self.servers:
             server.reset_calls()
             server.clear_faults()
+        self.anthropic.clear_script()
 
     def dev_vars(self) -> str:
         """The `.dev.vars` lines (KEY=value) for a worker pointed at these fakes."""

@@ -45,10 +45,10 @@ def suite() -> Iterator[FakeSuite]:
 @pytest.fixture
 def fakes(suite: FakeSuite) -> Iterator[FakeSuite]:
     suite.reset()
-    suite.anthropic._script.clear()
+    suite.anthropic.clear_script()
     suite.anthropic.responder = default_responder
     yield suite
-    suite.anthropic._script.clear()
+    suite.anthropic.clear_script()
     suite.anthropic.responder = default_responder
 
 

@@ -42,7 +42,7 @@ def visible(events: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
 
 
 def clear_script(dj: DJ) -> None:
-    dj.fakes.anthropic._script.clear()
+    dj.fakes.anthropic.clear_script()
 
 
 def post(dj: DJ, body: Any, headers: dict[str, str] | None = None) -> httpx.Response:

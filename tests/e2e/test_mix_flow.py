@@ -273,3 +273,27 @@ def test_secrets_stay_out_of_the_logs(fresh: DJ) -> None:
     assert token not in text_logs
     assert dj.fakes.anthropic.api_keys.isdisjoint({w for w in text_logs.split()})
     assert "fake-anthropic-api-key" not in text_logs
+
+
+def test_offline_demo_mix_works_with_the_fakes_default_claude(fresh: DJ) -> None:
+    """No scripted replies: what a newcomer running `python3 tasks.py dev` gets."""
+    dj = fresh
+    h = auth(dj)
+    session = dj.http.post("/api/mix/start", headers=h, json={}).json()["session"]
+    ai_added = [t for t in session["queue"] if t["addedBy"] == "ai"]
+    assert len(session["queue"]) == 5 and ai_added
+    prompts = [str(r["messages"]) for r in dj.fakes.anthropic.requests]
+    assert any('"tracks"' in p for p in prompts), "auto-fill asked Claude for tracks"
+
+    r = dj.http.post(
+        "/api/mix/vibe/steer-stream",
+        headers=h,
+        json={"direction": "something to dance to at sunrise"},
+    )
+    events = events_of(r.text)
+    kinds = [k for k, _ in events]
+    assert kinds[0] == "ack" and kinds[-1] == "done"
+    vibe = dict(events)["vibe_update"]["vibe"]
+    assert vibe["energyLevel"] == 8 and vibe["energyDirection"] == "building"
+    lines = [d["message"] for k, d in events if k == "progress"]
+    assert "Shaping the mix around your request" in lines
