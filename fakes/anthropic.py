@@ -730,6 +730,46 @@ def _last_user_text(body: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
     return "", []
 
 
+_FILLER = {
+    "search",
+    "find",
+    "look",
+    "for",
+    "some",
+    "me",
+    "play",
+    "get",
+    "show",
+    "a",
+    "an",
+    "the",
+    "songs",
+    "song",
+    "tracks",
+    "track",
+    "please",
+    "music",
+    "up",
+    "can",
+    "you",
+    "i",
+    "want",
+}
+_NARRATION = {
+    "started": "Getting started on your request...",
+    "enrichment_analysis": "Reading through the playlist...",
+    "enrichment_deezer": "Checking tempos and loudness...",
+    "enrichment_lastfm": "Asking listeners what they hear...",
+    "enrichment_complete": "All the data is in.",
+}
+
+
+def _search_words(request: str) -> str:
+    """What the demo searches for: the request without its filler words."""
+    words = [w for w in re.findall(r"[\w'&-]+", request) if w.lower() not in _FILLER]
+    return " ".join(words)[:60] or "love"
+
+
 _LIVELY = ("energy", "party", "pump", "up", "fast", "dance", "hype")
 _CALM = ("chill", "calm", "slow", "down", "sleep", "mellow", "relax")
 
@@ -789,7 +829,7 @@ def default_responder(body: dict[str, Any]) -> Reply:
         blocks.append(text("Here is what I found (offline demo): " + " | ".join(summary)))
         return Reply(blocks)
     low = user_text.lower()
-    query = re.sub(r"^\[Playlist ID: [^\]]+\]\s*", "", user_text).strip()[:60] or "music"
+    query = _search_words(re.sub(r"^\[Playlist ID: [^\]]+\]\s*", "", user_text))
     choice: Block | None = None
     if tools:
         if "playing" in low and "get_now_playing" in tools:
@@ -810,6 +850,9 @@ def default_responder(body: dict[str, Any]) -> Reply:
         if isinstance(system, str)
         else " ".join(b.get("text", "") for b in system or [] if isinstance(b, dict))
     )
+    step = re.search(r"Step: (\w+)", user_text)
+    if step is not None and not tools:  # the chat's progress narrator
+        return Reply([text(_NARRATION.get(step.group(1), "Working on it..."))])
     mix = _mix_demo_reply(user_text)
     if mix is not None:
         blocks.append(mix)
