@@ -514,6 +514,27 @@ def _adapter(model: Any) -> TypeAdapter[Any]:
 # -- client --------------------------------------------------------------------------------
 
 
+def build_request(
+    method: str,
+    url: str,
+    headers: Mapping[str, str] | None,
+    params: Mapping[str, Any] | None,
+    json: Any,
+    body: bytes | str | None,
+) -> tuple[OutboundRequest, str]:
+    """The request to send, and its URL as it may be logged (secrets redacted)."""
+    full_url = with_params(url, params)
+    send_headers = dict(headers or {})
+    payload: bytes | None
+    if json is not None:
+        payload = _encode_json(json)
+        if not any(k.lower() == "content-type" for k in send_headers):
+            send_headers["Content-Type"] = "application/json"
+    else:
+        payload = body.encode() if isinstance(body, str) else body
+    return OutboundRequest(method.upper(), full_url, send_headers, payload), safe_url(full_url)
+
+
 class OutboundClient:
     """Budget + lanes + rate limit + timeout + retries + logging around a transport."""
 
@@ -553,18 +574,8 @@ class OutboundClient:
         model: Any = None,
         lane: str | None = None,
     ) -> FetchResult[Any]:
-        method = method.upper()
-        full_url = with_params(url, params)
-        shown = safe_url(full_url)
-        send_headers = dict(headers or {})
-        payload: bytes | None
-        if json is not None:
-            payload = _encode_json(json)
-            if not any(k.lower() == "content-type" for k in send_headers):
-                send_headers["Content-Type"] = "application/json"
-        else:
-            payload = body.encode() if isinstance(body, str) else body
-        request = OutboundRequest(method, full_url, send_headers, payload)
+        request, shown = build_request(method, url, headers, params, json, body)
+        method = request.method
         lane_name = lane or SERVICE_LANES.get(service, ratelimit.DEFAULT_LANE)
         started = self._clock()
 
@@ -670,18 +681,8 @@ class OutboundClient:
         opener = getattr(self.transport, "open", None)
         if opener is None:
             raise TypeError(f"{type(self.transport).__name__} cannot stream (no `open`)")
-        method = method.upper()
-        full_url = with_params(url, params)
-        shown = safe_url(full_url)
-        send_headers = dict(headers or {})
-        payload: bytes | None
-        if json is not None:
-            payload = _encode_json(json)
-            if not any(k.lower() == "content-type" for k in send_headers):
-                send_headers["Content-Type"] = "application/json"
-        else:
-            payload = body.encode() if isinstance(body, str) else body
-        request = OutboundRequest(method, full_url, send_headers, payload)
+        request, shown = build_request(method, url, headers, params, json, body)
+        method = request.method
         lane_name = lane or SERVICE_LANES.get(service, ratelimit.DEFAULT_LANE)
 
         def failure(attempts: int, **kwargs: Any) -> StreamResult:
