@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .cache import EnrichmentCache, Entry
 from .common import Outcome
@@ -81,6 +81,31 @@ class DeezerReport:
     def checked(self) -> int:
         """Tracks with a cached answer plus tracks we tried to fetch."""
         return self.cached + self.attempted
+
+
+def use_cached(
+    tracks: Sequence[PlaylistTrack],
+    entries: dict[str, Entry[Any]],
+    to_fetch: Sequence[PlaylistTrack],
+    report: Any,
+    found: dict[str, Any],
+) -> None:
+    """Count cached and skipped tracks in `report`; put what the cache holds into `found`.
+
+    A track whose entry is fresh counts as cached; one that needed fetching but did not fit the
+    budget counts as skipped and keeps its old (stale) value, if any.
+    """
+    chosen = {t.id for t in to_fetch}
+    for track in tracks:
+        entry = entries[track.id]
+        if not entry.needs_fetch:
+            report.cached += 1
+            if entry.value is not None:
+                found[track.id] = entry.value
+        elif track.id not in chosen:
+            report.skipped += 1
+            if entry.old is not None:
+                found[track.id] = entry.old
 
 
 class DeezerEnricher:
@@ -168,17 +193,7 @@ class DeezerEnricher:
         report: DeezerReport,
     ) -> DeezerReport:
         """Fill `report` with cached values and fetch `to_fetch` (already budgeted)."""
-        chosen = {t.id for t in to_fetch}
-        for track in tracks:
-            entry = entries[track.id]
-            if not entry.needs_fetch:
-                report.cached += 1
-                if entry.value is not None:
-                    report.values[track.id] = entry.value
-            elif track.id not in chosen:
-                report.skipped += 1
-                if entry.old is not None:
-                    report.values[track.id] = entry.old
+        use_cached(tracks, entries, to_fetch, report, report.values)
         await asyncio.gather(*(self.enrich(t, entries[t.id], report) for t in to_fetch))
         return report
 
@@ -303,17 +318,7 @@ class LastFmEnricher:
         to_fetch: Sequence[PlaylistTrack],
         report: LastFmReport,
     ) -> None:
-        chosen = {t.id for t in to_fetch}
-        for track in tracks:
-            entry = entries[track.id]
-            if not entry.needs_fetch:
-                report.cached += 1
-                if entry.value is not None:
-                    report.signals[track.id] = entry.value
-            elif track.id not in chosen:
-                report.skipped += 1
-                if entry.old is not None:
-                    report.signals[track.id] = entry.old
+        use_cached(tracks, entries, to_fetch, report, report.signals)
         await asyncio.gather(*(self.enrich(t, entries[t.id], report) for t in to_fetch))
 
     def artists_needed(self, tracks: Sequence[PlaylistTrack], report: LastFmReport) -> list[str]:
