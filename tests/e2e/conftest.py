@@ -68,3 +68,19 @@ def dj_session(
 def dj(dj_session: DJ) -> DJ:
     dj_session.fakes.reset()
     return dj_session
+
+
+def auth(dj: DJ) -> dict[str, str]:
+    """A Bearer header with a token the fake Spotify just issued."""
+    return {"Authorization": f"Bearer {dj.fakes.spotify.issue_token()}"}
+
+
+@pytest.fixture
+def fresh(dj: DJ) -> Iterator[DJ]:
+    """No mix session before or after; no scripted Claude reply left over."""
+    dj.http.delete("/api/mix/end", headers=auth(dj))
+    dj.fakes.reset()
+    yield dj
+    dj.http.delete("/api/mix/end", headers=auth(dj))
+    dj.fakes.spotify.stop_playback()
+    assert dj.fakes.anthropic.pending == 0, "a scripted Claude reply was not used"

@@ -4,27 +4,10 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
 from fakes.anthropic import Reply, text, thinking
-from tests.e2e.conftest import DJ
-
-
-def auth(dj: DJ) -> dict[str, str]:
-    return {"Authorization": f"Bearer {dj.fakes.spotify.issue_token()}"}
-
-
-@pytest.fixture
-def fresh(dj: DJ) -> Iterator[DJ]:
-    dj.http.delete("/api/mix/end", headers=auth(dj))
-    dj.fakes.reset()
-    yield dj
-    dj.http.delete("/api/mix/end", headers=auth(dj))
-    dj.fakes.spotify.stop_playback()
-    assert dj.fakes.anthropic.pending == 0, "a scripted Claude reply was not used"
+from tests.e2e.conftest import DJ, auth
 
 
 def claude_tracks(dj: DJ, indexes: list[int]) -> Reply:

@@ -7,29 +7,13 @@ Every test uses the fake's one user, so each starts from no session (`fresh`).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from fakes.anthropic import Reply, text
 from fakes.catalog import PLAYLIST_100
-from tests.e2e.conftest import DJ
-
-
-def auth(dj: DJ) -> dict[str, str]:
-    return {"Authorization": f"Bearer {dj.fakes.spotify.issue_token()}"}
-
-
-@pytest.fixture
-def fresh(dj: DJ) -> Iterator[DJ]:
-    """No session before or after; no scripted Claude reply left over."""
-    dj.http.delete("/api/mix/end", headers=auth(dj))
-    dj.fakes.reset()
-    yield dj
-    dj.http.delete("/api/mix/end", headers=auth(dj))
-    dj.fakes.spotify.stop_playback()
-    assert dj.fakes.anthropic.pending == 0, "a scripted Claude reply was not used"
+from tests.e2e.conftest import DJ, auth
 
 
 def start(dj: DJ, **body: Any) -> dict[str, Any]:
