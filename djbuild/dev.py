@@ -3,13 +3,18 @@
 Each build goes to a staging folder first; only a build that succeeds replaces the served
 `dist/` and restarts the host, so a broken edit keeps the last good build serving. If the new
 build fails to start (e.g. it raises at import), the previous build is put back and served.
-Changes are found by polling modification times; no extra dependency.
+Every build imports the project afresh from disk (djbuild.fresh), so route checks and the
+OpenAPI document always match the code being served. What to watch and which local services
+to start come from `[tool.djbuild.dev]` (djbuild.config, djbuild.services): djbuild imports
+nothing of the app itself. Changes are found by polling modification times; no extra
+dependency.
 """
 
 from __future__ import annotations
 
 import shutil
 import signal
+import socket
 import sys
 import time
 import traceback
@@ -19,24 +24,26 @@ from types import FrameType
 
 import click
 
+from djbuild import config as config_mod
+from djbuild import services as services_mod
+from djbuild.fresh import forget_bytecode, fresh_modules
 from djbuild.host import HostError, LocalHost
 
 BuildFn = Callable[[Path, Path], object]
-WATCHED = ("routes", "runtime", "dj", "wrangler.toml")
+# Never worth a rebuild, wherever they sit under a watched folder.
+SKIPPED_PARTS = frozenset({"__pycache__", "node_modules", ".git", ".venv", ".wrangler"})
 
 
 def _default_build(root: Path, out_dir: Path) -> object:
-    try:
-        from djbuild.build import build_project  # type: ignore[import-not-found]
-    except ImportError as exc:
-        raise click.ClickException(
-            f"djbuild.build.build_project is not available ({exc}); cannot build the project"
-        ) from exc
-    return build_project(root, out_dir)
+    from djbuild.build import build_project
+
+    with fresh_modules(root):
+        return build_project(root, out_dir)
 
 
-def snapshot(paths: Iterable[Path]) -> dict[str, float]:
+def snapshot(paths: Iterable[Path], ignore: Iterable[Path] = ()) -> dict[str, float]:
     """Modification times of every file under `paths` (folders walked, caches skipped)."""
+    ignored = [p.resolve() for p in ignore]
     seen: dict[str, float] = {}
     for base in paths:
         if base.is_file():
@@ -45,7 +52,9 @@ def snapshot(paths: Iterable[Path]) -> dict[str, float]:
         if not base.is_dir():
             continue
         for path in base.rglob("*"):
-            if "__pycache__" in path.parts or path.suffix == ".pyc":
+            if SKIPPED_PARTS.intersection(path.parts) or path.suffix == ".pyc":
+                continue
+            if ignored and any(path.is_relative_to(i) for i in ignored):
                 continue
             try:
                 if path.is_file():
@@ -53,6 +62,13 @@ def snapshot(paths: Iterable[Path]) -> dict[str, float]:
             except OSError:
                 continue
     return seen
+
+
+def _watched(root: Path) -> list[Path]:
+    try:
+        return config_mod.load(root).dev.watch
+    except config_mod.ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _describe(exc: BaseException) -> str:
@@ -91,7 +107,7 @@ class DevServer:
         self.port = port
         self.host = host
         self.persist_to = persist_to or self.root / ".wrangler" / "state"
-        self.watch_paths = list(watch) if watch is not None else [self.root / w for w in WATCHED]
+        self.watch_paths = list(watch) if watch is not None else _watched(self.root)
         self.echo = echo
         self.env_file = env_file
         self.local: LocalHost | None = None
@@ -141,9 +157,13 @@ class DevServer:
             f"worker import {self.local.import_ms:.0f} ms)"
         )
 
+    def _snapshot(self) -> dict[str, float]:
+        outputs = (self.out_dir, self._staging, self._previous, self.persist_to)
+        return snapshot(self.watch_paths, ignore=outputs)
+
     def start(self) -> str:
         """First build and start; raises if there is no good build to serve."""
-        self._mtimes = snapshot(self.watch_paths)
+        self._mtimes = self._snapshot()
         if not self._build_staging():
             raise click.ClickException("the first build failed; fix it and run djbuild dev again")
         shutil.rmtree(self.out_dir, ignore_errors=True)
@@ -152,8 +172,10 @@ class DevServer:
         return self.url
 
     def changed(self) -> bool:
-        current = snapshot(self.watch_paths)
+        current = self._snapshot()
         if current != self._mtimes:
+            edited = {p for p, t in current.items() if self._mtimes.get(p) != t}
+            forget_bytecode(edited)
             self._mtimes = current
             return True
         return False
@@ -229,10 +251,13 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     help="Secrets and vars in .dev.vars format (default: .dev.vars beside the wrangler config).",
 )
 @click.option(
+    "--services",
     "--fakes",
+    "with_services",
     is_flag=True,
-    help="Start local fakes of Spotify, Deezer, Last.fm, MusicBrainz and Anthropic and point "
-    "the worker at them (offline demo; no account needed).",
+    help="Start the local services of [tool.djbuild.dev] services and give the worker their "
+    "vars (the DJ API: fakes of Spotify, Deezer, Last.fm, MusicBrainz and Anthropic, an "
+    "offline demo with no account needed).",
 )
 def dev(
     port: int,
@@ -241,54 +266,91 @@ def dev(
     root: Path,
     out_dir: Path,
     env_file: Path | None,
-    fakes: bool,
+    with_services: bool,
 ) -> None:
     """Build the worker, serve it locally, rebuild and restart on change."""
-    suite = None
-    if fakes:
-        suite, env_file = _start_fakes(root, env_file)
+    try:
+        cfg = config_mod.load(root)
+    except config_mod.ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    port = port or _free_port(host)
+    origin = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    user_env = env_file or _default_env_file(cfg)
+    running = None
+    if with_services:
+        if not cfg.dev.services:
+            raise click.ClickException(
+                "--services needs [tool.djbuild.dev] services = 'module:function' in pyproject.toml"
+            )
+        try:
+            running = services_mod.start(cfg.dev.services, cfg.root, origin)
+        except services_mod.ServicesError as exc:
+            raise click.ClickException(str(exc)) from None
+        _say(f"services {running.spec} started; vars for the worker: {', '.join(running.vars)}")
+    try:
+        env_path = _compose_env(cfg.root, running, user_env)
+        _serve(root, out_dir, port, host, persist_to, env_path, cfg.dev.watch)
+    finally:
+        if running is not None:
+            running.stop()
+    sys.exit(0)
+
+
+def _serve(
+    root: Path,
+    out_dir: Path,
+    port: int,
+    host: str,
+    persist_to: Path | None,
+    env_file: Path | None,
+    watch: list[Path],
+) -> None:
     server = DevServer(
-        root, out_dir, port=port, host=host, persist_to=persist_to, env_file=env_file
+        root,
+        out_dir,
+        port=port,
+        host=host,
+        persist_to=persist_to,
+        env_file=env_file,
+        watch=watch,
     )
     signal.signal(signal.SIGTERM, _raise_interrupt)
     started = time.perf_counter()
     try:
-        try:
-            url = server.start()
-        except HostError as exc:
-            # The host's own output (traceback, error line) was already echoed above.
-            raise click.ClickException(str(exc).splitlines()[0]) from exc
-        click.echo(
-            f"ready: {url} (started in {(time.perf_counter() - started):.1f} s; Ctrl-C stops)"
-        )
-        if suite is not None:
-            click.echo(
-                "OFFLINE DEMO: every upstream is a local fake; no real Spotify, Anthropic, Deezer,\n"
-                f"Last.fm or MusicBrainz is called. Try: curl {url}/api/health, open {url}/api/docs;\n"
-                f"a Spotify token the fake accepts: {suite.vars.get('FAKE_SPOTIFY_DEV_TOKEN', '')}"
-            )
-        try:
-            server.serve_forever()
-        except KeyboardInterrupt:
-            click.echo("stopped", err=True)
-        finally:
-            server.stop()
+        url = server.start()
+    except HostError as exc:
+        server.stop()
+        # The host's own output (traceback, error line) was already echoed above.
+        raise click.ClickException(str(exc).splitlines()[0]) from exc
+    click.echo(f"ready: {url} (started in {(time.perf_counter() - started):.1f} s; Ctrl-C stops)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        click.echo("stopped", err=True)
     finally:
-        if suite is not None:
-            suite.stop()
-    sys.exit(0)
+        server.stop()
 
 
-def _start_fakes(root: Path, env_file: Path | None) -> tuple[object, Path]:
-    """Start the fakes and write the vars that point the worker at them (plus any given file)."""
-    from fakes import start_all
+def _free_port(host: str) -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
 
-    suite = start_all(demo_playback=True)
-    target = root.resolve() / ".wrangler" / "fakes.dev.vars"
+
+def _default_env_file(cfg: config_mod.ProjectConfig) -> Path | None:
+    """`.dev.vars` beside the wrangler config, as wrangler reads it."""
+    candidate = cfg.wrangler_path.parent / ".dev.vars"
+    return candidate if candidate.is_file() else None
+
+
+def _compose_env(
+    root: Path, running: services_mod.RunningServices | None, user_env: Path | None
+) -> Path | None:
+    """The env file the host reads: the services' vars, then the user's own lines."""
+    if running is None:
+        return user_env
+    target = root / ".wrangler" / "djbuild-dev.vars"
     target.parent.mkdir(parents=True, exist_ok=True)
-    extra = env_file.read_text() if env_file is not None else ""
-    target.write_text(suite.dev_vars() + extra)
-    for name, value in sorted(suite.vars.items()):
-        if name.endswith("_BASE"):
-            _say(f"fake {name} = {value}")
-    return suite, target
+    user_text = user_env.read_text() if user_env is not None else ""
+    target.write_text(services_mod.dev_vars(running.vars, user_text))
+    return target

@@ -57,7 +57,9 @@ def test_dev_rebuilds_on_change_and_keeps_serving_after_a_failed_build(
     project = tmp_path / "app"
     (project / "routes").mkdir(parents=True)
     write_message(project, "one")
-    server = DevServer(project, Path("dist"), build=fake_build, port=0, echo=False)
+    server = DevServer(
+        project, Path("dist"), build=fake_build, port=0, echo=False, watch=[project / "routes"]
+    )
     try:
         url = server.start()
         assert httpx.get(url + "/api/x").text == "one"
