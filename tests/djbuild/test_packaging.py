@@ -6,11 +6,14 @@ a user would) and looks at what landed in site-packages.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import venv
 from pathlib import Path
 
 import pytest
+
+from djbuild.build import build_project
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -105,3 +108,17 @@ def test_the_source_tree_is_not_what_the_installed_cli_imports(
         check=True,
     ).stdout.strip()
     assert Path(where).is_relative_to(site), where
+
+
+def test_the_worker_bundle_carries_no_test_doubles(tmp_path: Path) -> None:
+    out = tmp_path / "dist"
+    build_project(ROOT, out)
+    files = json.loads((out / "manifest.json").read_text())["files"]
+    modules = {f["module"] for f in files if f.get("module")}
+    assert {"runtime.kv", "runtime.outbound", "runtime.sse"} <= modules  # what the DJ API uses
+    assert not {m for m in modules if m.startswith(("runtime.testing", "runtime.platform.local"))}
+    for entry in files:
+        if entry["path"].startswith("src/runtime/"):
+            text = (out / entry["path"]).read_text()
+            for double in ("class MemoryKV", "class MemoryStream", "class LocalPlatform"):
+                assert double not in text, f"{entry['path']} carries {double}"

@@ -14,8 +14,10 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 from click.testing import CliRunner
 
+from djbuild import config
 from djbuild.dev import dev
 from djbuild.scaffold import create
 from djbuild.services import dev_vars
@@ -140,3 +142,21 @@ def test_djbuild_imports_nothing_of_the_dj_api() -> None:
                 if n.split(".")[0] in app_packages
             ]
     assert offenders == []
+
+
+def test_dev_watches_the_app_package_and_configs_unless_told_otherwise(tmp_path: Path) -> None:
+    project, _ = create("watch-worker", tmp_path)
+    cfg = config.load(project)
+    assert cfg.dev.watch == [
+        project / "watch_worker",
+        project / "wrangler.toml",
+        project / "pyproject.toml",
+    ]
+    assert cfg.dev.services is None
+    pyproject = project / "pyproject.toml"
+    text = pyproject.read_text()
+    pyproject.write_text(text.replace('watch = ["watch_worker", ', 'watch = ["web", '))
+    assert config.load(project).dev.watch[0] == project / "web"
+    pyproject.write_text(text.replace('# services = "devservices:start"', 'services = "nocolon"'))
+    with pytest.raises(config.ConfigError, match="module:function"):
+        config.load(project)
