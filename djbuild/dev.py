@@ -3,11 +3,11 @@
 Each build goes to a staging folder first; only a build that succeeds replaces the served
 `dist/` and restarts the host, so a broken edit keeps the last good build serving. If the new
 build fails to start (e.g. it raises at import), the previous build is put back and served.
-Every build imports the project afresh from disk (djbuild.fresh), so route checks and the
-OpenAPI document always match the code being served. What to watch and which local services
-to start come from `[tool.djbuild.dev]` (djbuild.config, djbuild.services): djbuild imports
-nothing of the app itself. Changes are found by polling modification times; no extra
-dependency.
+Every build sees the project as it is on disk: edited modules, and the modules importing them,
+are imported afresh (djbuild.fresh), so route checks and the OpenAPI document always match the
+code being served. What to watch and which local services to start come from
+`[tool.djbuild.dev]` (djbuild.config, djbuild.services): djbuild imports nothing of the app
+itself. Changes are found by polling modification times; no extra dependency.
 """
 
 from __future__ import annotations
@@ -26,19 +26,12 @@ import click
 
 from djbuild import config as config_mod
 from djbuild import services as services_mod
-from djbuild.fresh import forget_bytecode, fresh_modules
+from djbuild.fresh import ProjectModules, forget_bytecode, importers_from
 from djbuild.host import HostError, LocalHost
 
 BuildFn = Callable[[Path, Path], object]
 # Never worth a rebuild, wherever they sit under a watched folder.
 SKIPPED_PARTS = frozenset({"__pycache__", "node_modules", ".git", ".venv", ".wrangler"})
-
-
-def _default_build(root: Path, out_dir: Path) -> object:
-    from djbuild.build import build_project
-
-    with fresh_modules(root):
-        return build_project(root, out_dir)
 
 
 def snapshot(paths: Iterable[Path], ignore: Iterable[Path] = ()) -> dict[str, float]:
@@ -103,7 +96,8 @@ class DevServer:
     ) -> None:
         self.root = root.resolve()
         self.out_dir = out_dir if out_dir.is_absolute() else self.root / out_dir
-        self.build_fn: BuildFn = build or _default_build
+        self.modules = ProjectModules(self.root)
+        self.build_fn: BuildFn = build or self._build_from_disk
         self.port = port
         self.host = host
         self.persist_to = persist_to or self.root / ".wrangler" / "state"
@@ -115,6 +109,15 @@ class DevServer:
         self.builds = 0
         self.failed_builds = 0
         self._mtimes: dict[str, float] = {}
+
+    def _build_from_disk(self, root: Path, out_dir: Path) -> object:
+        """The real build, importing what changed since the last one afresh (djbuild.fresh)."""
+        from djbuild.build import build_project
+
+        with self.modules.active():
+            result = build_project(root, out_dir)
+        self.modules.importers = importers_from(result)
+        return result
 
     @property
     def _staging(self) -> Path:
@@ -174,8 +177,10 @@ class DevServer:
     def changed(self) -> bool:
         current = self._snapshot()
         if current != self._mtimes:
-            edited = {p for p, t in current.items() if self._mtimes.get(p) != t}
+            paths = current.keys() | self._mtimes.keys()
+            edited = {p for p in paths if current.get(p) != self._mtimes.get(p)}
             forget_bytecode(edited)
+            self.modules.forget(edited)
             self._mtimes = current
             return True
         return False

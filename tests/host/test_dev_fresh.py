@@ -3,6 +3,7 @@ and in the OpenAPI document without restarting dev (the real build, host and run
 
 from __future__ import annotations
 
+import importlib
 import sys
 import time
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import httpx
 
 from djbuild.dev import DevServer
-from djbuild.fresh import fresh_modules, project_modules
+from djbuild.fresh import ProjectModules, fresh_modules, project_modules
 from djbuild.scaffold import create
 
 OLD_MODEL = """class Greeting(BaseModel):
@@ -60,6 +61,66 @@ def test_an_edited_response_model_is_served_and_documented_after_the_rebuild(
     finally:
         server.stop()
     assert "fresh_worker.routes" not in sys.modules  # the builds left this process as it was
+
+
+def write_package(root: Path) -> Path:
+    pkg = root / "freshpkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "models.py").write_text("VALUE = 1\n")
+    (pkg / "app.py").write_text("from . import models\nfrom .models import VALUE\n")
+    (pkg / "other.py").write_text("SEEN = []\n")
+    return pkg
+
+
+GRAPH = {
+    "freshpkg": {"freshpkg.app", "freshpkg.models", "freshpkg.other"},
+    "freshpkg.models": {"freshpkg.app"},
+    "freshpkg.app": set(),
+    "freshpkg.other": set(),
+}
+
+
+def test_an_edit_reimports_its_module_and_importers_and_keeps_the_rest(tmp_path: Path) -> None:
+    pkg = write_package(tmp_path)
+    modules = ProjectModules(tmp_path)
+    modules.importers = GRAPH
+    sys.path.insert(0, str(tmp_path))
+    try:
+        with modules.active():
+            import freshpkg.app  # type: ignore[import-not-found]
+            import freshpkg.other  # type: ignore[import-not-found]
+
+            first_app, first_other = freshpkg.app, freshpkg.other
+        assert "freshpkg" not in sys.modules  # the process is as it was
+
+        edit(pkg / "models.py", "VALUE = 1", "VALUE = 2")
+        assert modules.forget([str(pkg / "models.py")]) == {"freshpkg.models", "freshpkg.app"}
+        with modules.active():
+            import freshpkg.app  # type: ignore[import-not-found]
+            import freshpkg.other  # type: ignore[import-not-found]
+
+            assert freshpkg.app is not first_app
+            assert (freshpkg.app.VALUE, freshpkg.app.models.VALUE) == (2, 2)
+            assert freshpkg.other is first_other  # untouched, not imported again
+    finally:
+        sys.path.remove(str(tmp_path))
+
+
+def test_an_edit_the_graph_does_not_know_starts_over(tmp_path: Path) -> None:
+    pkg = write_package(tmp_path)
+    modules = ProjectModules(tmp_path)
+    modules.importers = {"freshpkg": set()}  # a graph that misses the package's modules
+    sys.path.insert(0, str(tmp_path))
+    try:
+        with modules.active():
+            importlib.import_module("freshpkg.app")
+            importlib.import_module("freshpkg.other")
+        dropped = modules.forget([str(pkg / "other.py")])
+        assert dropped == {"freshpkg", "freshpkg.app", "freshpkg.models", "freshpkg.other"}
+        assert modules.kept == {}
+    finally:
+        sys.path.remove(str(tmp_path))
 
 
 def test_fresh_modules_imports_the_project_from_disk_and_restores_the_process(
