@@ -93,10 +93,11 @@ class DevServer:
         watch: Iterable[Path] | None = None,
         echo: bool = True,
         env_file: Path | None = None,
+        leave: Iterable[str] = (),
     ) -> None:
         self.root = root.resolve()
         self.out_dir = out_dir if out_dir.is_absolute() else self.root / out_dir
-        self.modules = ProjectModules(self.root)
+        self.modules = ProjectModules(self.root, leave)  # `leave`: the dev services' packages
         self.build_fn: BuildFn = build or self._build_from_disk
         self.port = port
         self.host = host
@@ -294,7 +295,8 @@ def dev(
         _say(f"services {running.spec} started; vars for the worker: {', '.join(running.vars)}")
     try:
         env_path = _compose_env(cfg.root, running, user_env)
-        _serve(root, out_dir, port, host, persist_to, env_path, cfg.dev.watch)
+        leave = [running.spec.partition(":")[0].split(".")[0]] if running else []
+        _serve(root, out_dir, port, host, persist_to, env_path, cfg.dev.watch, leave)
     finally:
         if running is not None:
             running.stop()
@@ -309,6 +311,7 @@ def _serve(
     persist_to: Path | None,
     env_file: Path | None,
     watch: list[Path],
+    leave: list[str],
 ) -> None:
     server = DevServer(
         root,
@@ -318,6 +321,7 @@ def _serve(
         persist_to=persist_to,
         env_file=env_file,
         watch=watch,
+        leave=leave,
     )
     signal.signal(signal.SIGTERM, _raise_interrupt)
     started = time.perf_counter()

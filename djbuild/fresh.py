@@ -37,12 +37,14 @@ def _installed(path: Path) -> bool:
     return any(part in ("site-packages", "dist-packages") for part in path.parts)
 
 
-def project_modules(root: Path) -> dict[str, ModuleType]:
-    """The loaded modules whose source lives under `root` (not djbuild, not installed ones)."""
+def project_modules(root: Path, leave: Iterable[str] = ()) -> dict[str, ModuleType]:
+    """The loaded modules whose source lives under `root` (not djbuild, not installed ones,
+    not the packages named in `leave`)."""
     root = root.resolve()
+    skipped = {_TOOL, *leave}
     found: dict[str, ModuleType] = {}
     for name, module in list(sys.modules.items()):
-        if module is None or name == _TOOL or name.startswith(_TOOL + "."):
+        if module is None or name.partition(".")[0] in skipped:
             continue
         where = _location(module)
         if where is None or _installed(where):
@@ -70,8 +72,11 @@ def importers_from(result: Any) -> dict[str, set[str]] | None:
 class ProjectModules:
     """The project's modules kept between dev builds (see the module doc)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, leave: Iterable[str] = ()) -> None:
+        """`leave`: top-level packages under the root that are not the app's and stay as they
+        are (the dev services', running in this process while the project rebuilds)."""
         self.root = root.resolve()
+        self.leave = tuple(leave)
         self.kept: dict[str, ModuleType] = {}
         self.importers: dict[str, set[str]] | None = None
         self.reimported: set[str] = set()  # what the last `forget` dropped, for reports
@@ -108,7 +113,7 @@ class ProjectModules:
     @contextmanager
     def active(self) -> Iterator[None]:
         """Within: `sys.modules` holds the kept project modules and nothing stale."""
-        saved = project_modules(self.root)
+        saved = project_modules(self.root, self.leave)
         for name in saved:
             del sys.modules[name]
         sys.modules.update(self.kept)
@@ -116,7 +121,7 @@ class ProjectModules:
         try:
             yield
         finally:
-            self.kept = project_modules(self.root)
+            self.kept = project_modules(self.root, self.leave)
             for name in self.kept:
                 del sys.modules[name]
             sys.modules.update(saved)

@@ -139,6 +139,7 @@ def test_fresh_modules_imports_the_project_from_disk_and_restores_the_process(
             assert inside.VALUE == 22
         assert sys.modules["freshpkg_probe"] is freshpkg_probe
         assert set(project_modules(tmp_path)) == {"freshpkg_probe"}
+        assert project_modules(tmp_path, leave=["freshpkg_probe"]) == {}  # dev services' own
     finally:
         sys.path.remove(str(tmp_path))
         sys.modules.pop("freshpkg_probe", None)
