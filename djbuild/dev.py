@@ -45,7 +45,7 @@ def snapshot(paths: Iterable[Path], ignore: Iterable[Path] = ()) -> dict[str, fl
         if not base.is_dir():
             continue
         for path in base.rglob("*"):
-            if SKIPPED_PARTS.intersection(path.parts) or path.suffix == ".pyc":
+            if SKIPPED_PARTS.intersection(path.relative_to(base).parts) or path.suffix == ".pyc":
                 continue
             if ignored and any(path.is_relative_to(i) for i in ignored):
                 continue
