@@ -80,10 +80,22 @@ def build(root: Path, app: str | None, out: Path | None, as_json: bool) -> None:
 @main.command()
 @ROOT_OPTION
 @APP_OPTION
-def check(root: Path, app: str | None) -> None:
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Also validate the OpenAPI document against the 3.1 schema (needs openapi-spec-validator).",
+)
+def check(root: Path, app: str | None, strict: bool) -> None:
     """Validate route declarations and the import closure without writing dist/."""
     try:
-        result = build_project(root, app=app, write=False, openapi=False)
+        result = build_project(root, app=app, write=False, openapi=strict)
+        if strict:
+            from .openapi import InvalidDocument, validate_document
+
+            try:
+                validate_document(result.openapi)
+            except InvalidDocument as exc:
+                raise BuildError("the generated OpenAPI document is invalid", [str(exc)]) from None
     except BuildError as exc:
         _fail(exc)
         return

@@ -1,4 +1,4 @@
-"""Rendering what the build writes from the jinja templates in `templates/`."""
+"""Rendering what the build writes from the jinja templates in `djbuild/templates/`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import jinja2
 
 from . import tomlwriter
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 # A date on or after 2026-09-08 selects Python 3.14 (Pyodide 314) on Workers.
 PY314_DATE = "2026-09-08"
