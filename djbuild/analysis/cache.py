@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .scan import Hazard, ImportRef, ModuleScan, scan_source
 
-VERSION = 1
+VERSION = 2  # 2: forbidden calls are hazards
 
 
 class ScanCache:

@@ -12,7 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .cache import ScanCache
-from .rules import HAZARD_ADVICE, PLATFORM_MODULES, Allowance, forbidden_reason
+from .rules import (
+    FORBIDDEN_METHODS,
+    HAZARD_ADVICE,
+    PLATFORM_MODULES,
+    Allowance,
+    forbidden_call,
+    forbidden_reason,
+)
 from .scan import ImportRef
 
 STDLIB = frozenset(sys.stdlib_module_names)
@@ -29,7 +36,8 @@ class Module:
 
 @dataclass
 class Finding:
-    kind: str  # "forbidden-import", "entropy-at-import", "timer-at-import", "blocking-sleep", "unresolved"
+    kind: str  # "forbidden-import", "forbidden-call", "entropy-at-import", "timer-at-import",
+    # "blocking-sleep", "unresolved"
     module: str
     path: str
     line: int
@@ -44,6 +52,7 @@ class Finding:
         where = f"{self.path}:{self.line}:{self.col + 1}"
         label = {
             "forbidden-import": f"imports forbidden module '{self.target}'",
+            "forbidden-call": f"uses '{self.target}', which cannot work on Workers",
             "unresolved": f"imports '{self.target}', which is not in the project, the stdlib or any vendored package",
             "entropy-at-import": f"calls {self.target}() while the module loads",
             "timer-at-import": f"calls {self.target}() while the module loads",
@@ -169,6 +178,12 @@ def walk(
                 return a.reason
         return None
 
+    def allowed_call(importer: str, call: str) -> str | None:
+        for a in allow:
+            if a.covers_call(importer, call):
+                return a.reason
+        return None
+
     while queue:
         current = queue.popleft()
         mod = modules[current]
@@ -193,6 +208,11 @@ def walk(
             continue
         vendored = mod.origin == "vendor"
         for hazard in scan.hazards:
+            advice = HAZARD_ADVICE.get(hazard.kind) or _call_advice(hazard.call)
+            if hazard.kind == "forbidden-call":
+                allowed_by = allowed_call(current, hazard.call)
+            else:
+                allowed_by = allowed(current, hazard.kind)
             findings.append(
                 Finding(
                     hazard.kind,
@@ -201,10 +221,10 @@ def walk(
                     hazard.line,
                     hazard.col,
                     hazard.call,
-                    HAZARD_ADVICE[hazard.kind],
+                    advice,
                     [*chain_to(current), (current, hazard.line)],
                     vendored,
-                    allowed(current, hazard.kind),
+                    allowed_by,
                 )
             )
         for ref in scan.imports:
@@ -224,6 +244,11 @@ def walk(
                 vendored,
             )
     return Closure(modules, findings, third_party)
+
+
+def _call_advice(call: str) -> str:
+    method = call.rsplit(".", 1)[-1]
+    return forbidden_call(call) or FORBIDDEN_METHODS.get(method, "cannot work on Workers")
 
 
 def _follow(
