@@ -22,6 +22,7 @@ class ProjectConfig:
     wrangler: dict[str, Any]
     allow: list[Allowance] = field(default_factory=list)
     max_body_bytes: int | None = None
+    include: list[str] = field(default_factory=list)  # modules reached only dynamically
 
     @property
     def app_module(self) -> str:
@@ -60,4 +61,9 @@ def load(root: Path, *, app: str | None = None, wrangler: Path | None = None) ->
             raise ConfigError(
                 f"[[tool.djbuild.allow]] entry {i + 1} needs module, imports (a list) and reason"
             ) from None
-    return ProjectConfig(root, app_ref, wrangler_path, wrangler_cfg, allow)
+    include = settings.get("include", [])
+    if not isinstance(include, list) or not all(isinstance(i, str) and i for i in include):
+        raise ConfigError(
+            "[tool.djbuild] include must be a list of module names, e.g. ['pkg.mod', 'pkg.sub.*']"
+        )
+    return ProjectConfig(root, app_ref, wrangler_path, wrangler_cfg, allow, include=include)

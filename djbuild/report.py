@@ -43,7 +43,12 @@ def _kib(n: int) -> str:
 
 def as_dict(result: Any) -> dict[str, Any]:
     manifest: Manifest = result.manifest
-    rows, total = sizes(manifest, result.out_dir)
+    known = getattr(result, "sizes", None)
+    if known:
+        rows = [SizeRow(**r) for r in known["rows"]]
+        total = SizeRow(**known["total"])
+    else:
+        rows, total = sizes(manifest, result.out_dir)
     return {
         "outDir": str(result.out_dir),
         "bundleHash": manifest.bundle_hash,
@@ -59,6 +64,7 @@ def as_dict(result: Any) -> dict[str, Any]:
             {"module": f.module, "target": f.target, "reason": f.allowed_by} for f in result.allowed
         ],
         "vendorCached": result.vendor_cached,
+        "cached": getattr(result, "cached", False),
         "seconds": round(result.seconds, 3),
     }
 
@@ -82,7 +88,8 @@ def table(result: Any) -> str:
         lines.append(f"  allowed: {a['module']} -> {a['target']} ({a['reason']})")
     lines.append(
         f"  {data['routes']} routes · bundle {data['bundleHash'][:16]} · "
-        f"built in {data['seconds'] * 1000:.0f} ms{' (vendor cache hit)' if data['vendorCached'] else ''}"
+        f"{'unchanged, reused in' if data['cached'] else 'built in'} {data['seconds'] * 1000:.0f} ms"
+        f"{' (vendor cache hit)' if data['vendorCached'] and not data['cached'] else ''}"
         f" -> {data['outDir']}"
     )
     return "\n".join(lines)

@@ -19,6 +19,7 @@ from .rules import (
     Allowance,
     forbidden_call,
     forbidden_reason,
+    pruned,
 )
 from .scan import ImportRef
 
@@ -114,10 +115,53 @@ class Resolver:
             mod = base / rel.with_suffix(".py")
             if mod.is_file():
                 return origin, mod, False
+            if origin == "vendor":
+                native = _extension_module(base / rel)
+                if native is not None:
+                    return origin, native, False
             if origin == "vendor" and (base / rel).is_dir() and "." not in name:
                 # A native-only or namespace package: shipped whole, nothing to scan.
                 return origin, base / rel, True
         return None
+
+
+def _extension_module(stem: Path) -> Path | None:
+    """`pkg/_native.cpython-314-wasm32-emscripten.so` (or `_native.so`) for `pkg/_native`."""
+    folder = stem.parent
+    if not folder.is_dir():
+        return None
+    for candidate in sorted(folder.glob(f"{stem.name}.*so")):
+        if candidate.name == f"{stem.name}.so" or candidate.name.count(".") == 2:
+            return candidate
+    return None
+
+
+def expand_include(pattern: str, resolver: Resolver) -> list[str]:
+    """Module names an `include` entry names: `pkg.mod`, or `pkg.sub.*` for a whole subtree."""
+    if not pattern.endswith(".*"):
+        return [pattern]
+    base = pattern[:-2]
+    found = resolver.find(base)
+    if found is None or not found[2] or found[1].name != "__init__.py":
+        return [base]
+    folder = found[1].parent
+    names = [base]
+    for path in sorted(folder.rglob("*")):
+        if "__pycache__" in path.parts:
+            continue
+        if path.suffix == ".py" and path.name != "__init__.py":
+            rel = path.relative_to(folder).with_suffix("")
+        elif path.name == "__init__.py" and path.parent != folder:
+            rel = path.parent.relative_to(folder)
+        elif path.suffix == ".so":
+            rel = path.relative_to(folder).with_name(path.name.split(".")[0])
+        else:
+            continue
+        names.append(".".join([base, *rel.parts]))
+    return names
+
+
+INCLUDE = "[tool.djbuild] include"
 
 
 def _framework_roots() -> dict[str, Path]:
@@ -138,6 +182,7 @@ def walk(
     display_root: Path,
     entry_path: Path | None = None,
     cache: ScanCache | None = None,
+    include: list[str] | tuple[str, ...] = (),
 ) -> Closure:
     cache = cache or ScanCache()
     modules: dict[str, Module] = {}
@@ -153,6 +198,35 @@ def walk(
         origin, path, is_pkg = found
         modules[entry] = Module(entry, path, origin, is_pkg)
     queue: deque[str] = deque([entry])
+    for pattern in include:
+        for wanted in expand_include(pattern, resolver):
+            for name in _parents(wanted):
+                if name in modules:
+                    continue
+                found = resolver.find(name)
+                top = name.split(".")[0]
+                if found is None:
+                    if resolver.vendor_dir is None and top not in resolver._project_tops:
+                        third_party.add(top)
+                    elif name == wanted:
+                        findings.append(
+                            Finding(
+                                "unresolved",
+                                INCLUDE,
+                                "pyproject.toml",
+                                0,
+                                0,
+                                name,
+                                "include names a module that is not in the project or any "
+                                "vendored package; fix the name",
+                                [(INCLUDE, 0)],
+                            )
+                        )
+                    break
+                origin, path, is_pkg = found
+                modules[name] = Module(name, path, origin, is_pkg, [(INCLUDE, 0)])
+                parent[name] = (INCLUDE, 0)
+                queue.append(name)
 
     def chain_to(name: str) -> list[tuple[str, int]]:
         out: list[tuple[str, int]] = []
@@ -295,6 +369,8 @@ def _follow(
             continue
         if name == current:
             continue
+        if mod.origin == "vendor" and pruned(current, name):
+            return
         if name in modules:
             modules[name].imported_by.append((current, ref.line))
             continue

@@ -169,3 +169,20 @@ BUILTIN_ALLOWANCES: tuple[Allowance, ...] = (
         "only pydantic.version_info() reaches it, never called in a Worker (built-in)",
     ),
 )
+
+
+# Vendored subpackages not followed when only other vendored code reaches them, because those
+# imports run only for features a Worker app does not use. An app that imports one itself
+# (or names it in `[tool.djbuild] include`) gets it, and everything it imports.
+BUILTIN_PRUNES: dict[str, str] = {
+    "pydantic.v1": "pydantic reaches its v1 copy only for v1-style types (`__get_validators__`)",
+}
+
+
+def pruned(importer: str, target: str) -> bool:
+    """Whether vendored `importer` importing `target` is an edge the walk does not follow."""
+    for prefix in BUILTIN_PRUNES:
+        inside = target == prefix or target.startswith(prefix + ".")
+        if inside and not (importer == prefix or importer.startswith(prefix + ".")):
+            return True
+    return False

@@ -202,6 +202,33 @@ class _Visitor(ast.NodeVisitor):
         return ".".join([head, *reversed(parts)])
 
 
+def _lazy_table(node: ast.stmt, current: str, is_package: bool) -> list[ImportRef]:
+    """Modules named by a module-level lazy-import table, as pydantic's `__init__` has:
+    `_dynamic_imports = {'BaseModel': (__spec__.parent, '.main'), 'dataclasses':
+    (__spec__.parent, '__module__')}`, read by a module `__getattr__` on first use."""
+    value = node.value if isinstance(node, (ast.Assign, ast.AnnAssign)) else None
+    if not isinstance(value, ast.Dict) or not value.values:
+        return []
+    refs: list[ImportRef] = []
+    for key, item in zip(value.keys, value.values, strict=True):
+        if not (isinstance(key, ast.Constant) and isinstance(key.value, str)):
+            return []
+        if not (isinstance(item, ast.Tuple) and len(item.elts) == 2):
+            return []
+        target = item.elts[1]
+        if not (isinstance(target, ast.Constant) and isinstance(target.value, str)):
+            return []
+        if target.value == "__module__":
+            module = resolve_relative(key.value, 1, current, is_package)
+        elif target.value.startswith("."):
+            level = len(target.value) - len(target.value.lstrip("."))
+            module = resolve_relative(target.value.lstrip(".") or None, level, current, is_package)
+        else:
+            return []
+        refs.append(ImportRef(module, item.lineno, item.col_offset, dynamic=True))
+    return refs
+
+
 def _is_type_checking(test: ast.expr) -> bool:
     if isinstance(test, ast.Name):
         return test.id == "TYPE_CHECKING"
@@ -216,4 +243,10 @@ def scan_source(
     tree = ast.parse(source, filename=filename)
     visitor = _Visitor(module, is_package)
     visitor.visit(tree)
+    if is_package:
+        for stmt in tree.body:
+            try:
+                visitor.scan.imports += _lazy_table(stmt, module, is_package)
+            except ImportError:
+                continue
     return visitor.scan
