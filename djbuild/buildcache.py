@@ -102,8 +102,9 @@ def inputs_key(cfg: ProjectConfig, inputs: list[str], requirements: list[str]) -
     digest = hashlib.sha256(f"{VERSION}\0{sys.version}\0{cfg.app}\0".encode())
 
     def add(label: str, path: Path) -> None:
-        digest.update(f"{label}\0{len(path.read_bytes())}\0".encode())
-        digest.update(path.read_bytes())
+        data = path.read_bytes()
+        digest.update(f"{label}\0{len(data)}\0".encode())
+        digest.update(data)
 
     try:
         for path in _own_files():

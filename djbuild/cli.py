@@ -33,7 +33,20 @@ def _fail(exc: BuildError) -> None:
     sys.exit(1)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """`dev` (the local host, fakes...) is imported only when it runs or help lists it, so
+    `build` and `check` start fast."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), "dev"})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name == "dev" and name not in self.commands:
+            _register_dev()
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="djbuild")
 def main() -> None:
     """Build declarative route modules into a Cloudflare Python Worker.
@@ -67,7 +80,7 @@ def build(root: Path, app: str | None, out: Path | None, as_json: bool) -> None:
     from .report import as_dict, table
 
     try:
-        result = build_project(root, out, app=app)
+        result = build_project(root, out, app=app, measure=True)
     except BuildError as exc:
         _fail(exc)
         return
@@ -166,9 +179,6 @@ def _register_dev() -> None:
     except ImportError:
         return
     main.add_command(dev)
-
-
-_register_dev()
 
 
 if __name__ == "__main__":
