@@ -19,7 +19,7 @@ from typing import Any
 
 from . import buildcache, vendor
 from . import config as config_mod
-from .analysis.cache import ScanCache
+from .analysis.cache import ScanCache, SplitScanCache
 from .analysis.graph import Closure, Finding, Module, Resolver, walk
 from .manifest import FileEntry, Manifest, origin_of
 from .shrink import shrink_cached
@@ -94,16 +94,22 @@ def analyse(cfg: config_mod.ProjectConfig, entry_source: str) -> tuple[Closure, 
             cfg.include,
         )
         vendored = vendor.ensure(vendor.requirements_for(first.third_party))
+        # scans of vendored files live with their vendor set: made once per set
+        scans = SplitScanCache(
+            cache,
+            vendored.path,
+            ScanCache(vendored.path.with_name(vendored.path.name + ".scans.json")),
+        )
         closure = walk(
             ENTRY,
             Resolver(cfg.root, vendored.path, generated),
             cfg.allow,
             cfg.root,
             entry_path,
-            cache,
+            scans,
             cfg.include,
         )
-        cache.save()
+        scans.save()
     # the entry lives in a temp dir that is gone now; dist/src/entry.py is its home
     closure.modules[ENTRY].path = None
     return closure, vendored

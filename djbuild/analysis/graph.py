@@ -11,7 +11,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .cache import ScanCache
+from .cache import ScanCache, SplitScanCache
 from .rules import (
     FORBIDDEN_METHODS,
     HAZARD_ADVICE,
@@ -181,7 +181,7 @@ def walk(
     allow: list[Allowance],
     display_root: Path,
     entry_path: Path | None = None,
-    cache: ScanCache | None = None,
+    cache: ScanCache | SplitScanCache | None = None,
     include: list[str] | tuple[str, ...] = (),
 ) -> Closure:
     cache = cache or ScanCache()
