@@ -13,19 +13,23 @@ import sys
 import tempfile
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import buildcache, vendor
 from . import config as config_mod
-from . import render, vendor
-from .analysis.cache import ScanCache
-from .analysis.graph import Closure, Finding, Resolver, walk
-from .checks import RouteProblem, check_routes
+from .analysis.cache import ScanCache, SplitScanCache
+from .analysis.graph import Closure, Finding, Module, Resolver, walk
 from .manifest import FileEntry, Manifest, origin_of
-from .openapi import build_document, validate_document
+from .shrink import shrink_cached
 
-GENERATED_MODULE = "djbuild_generated"
+# render (jinja2), checks and openapi (pydantic, the runtime) are imported where used: a
+# build whose inputs did not change never needs them.
+
+# The build-owned folder in the assets output, as the runtime's docs routes expect it.
+ASSET_PREFIX = "_djbuild"
+ASSETS_DIR = "assets"
 ENTRY = "entry"
 # Files a vendored package ships that the Worker never reads.
 _SKIP_SUFFIXES = {".pyi", ".pyc", ".c", ".h", ".pxd", ".pyx"}
@@ -52,6 +56,8 @@ class BuildResult:
     seconds: float
     routes: int
     timings: dict[str, float] = field(default_factory=dict)
+    cached: bool = False  # nothing changed: the output was verified and reused
+    sizes: dict[str, Any] | None = None  # the report's size rows, when already known
 
 
 def load_app(cfg: config_mod.ProjectConfig) -> Any:
@@ -76,21 +82,34 @@ def analyse(cfg: config_mod.ProjectConfig, entry_source: str) -> tuple[Closure, 
     with tempfile.TemporaryDirectory() as tmp:
         entry_path = Path(tmp) / "entry.py"
         entry_path.write_text(entry_source)
-        generated = {GENERATED_MODULE}
+        generated: set[str] = set()
         cache = ScanCache(vendor.cache_root() / "scan-cache.json")
         first = walk(
-            ENTRY, Resolver(cfg.root, None, generated), cfg.allow, cfg.root, entry_path, cache
+            ENTRY,
+            Resolver(cfg.root, None, generated),
+            cfg.allow,
+            cfg.root,
+            entry_path,
+            cache,
+            cfg.include,
         )
         vendored = vendor.ensure(vendor.requirements_for(first.third_party))
+        # scans of vendored files live with their vendor set: made once per set
+        scans = SplitScanCache(
+            cache,
+            vendored.path,
+            ScanCache(vendored.path.with_name(vendored.path.name + ".scans.json")),
+        )
         closure = walk(
             ENTRY,
             Resolver(cfg.root, vendored.path, generated),
             cfg.allow,
             cfg.root,
             entry_path,
-            cache,
+            scans,
+            cfg.include,
         )
-        cache.save()
+        scans.save()
     # the entry lives in a temp dir that is gone now; dist/src/entry.py is its home
     closure.modules[ENTRY].path = None
     return closure, vendored
@@ -103,7 +122,13 @@ def build_project(
     app: str | None = None,
     write: bool = True,
     openapi: bool = True,
+    measure: bool = False,
 ) -> BuildResult:
+    """Build `root` into `out_dir` (default ROOT/dist); `write=False` checks only.
+
+    `measure` also computes the report's gzip sizes (a fraction of a second), kept with the
+    build's record so an unchanged rebuild reports them without reading dist/ again.
+    """
     started = time.perf_counter()
     timings: dict[str, float] = {}
 
@@ -116,9 +141,23 @@ def build_project(
         cfg = config_mod.load(root, app=app)
     except config_mod.ConfigError as exc:
         raise BuildError(str(exc)) from None
+    out = (out_dir or cfg.root / "dist").resolve() if write else None
+    reusable = write or not openapi  # a build, or a check; `djbuild openapi` always runs
+    started_ns = time.time_ns()
     t = time.perf_counter()
+    if write:  # the front-end step first: its output is part of what the build cache compares
+        t = _build_frontend(cfg, lap, t)
+    if reusable:
+        hit = _reuse(cfg, out, started, measure)
+        if hit is not None:
+            return hit
+    t = time.perf_counter()
+    from .checks import check_routes
+    from .openapi import build_document
+    from .render import entry_module
+
     the_app = load_app(cfg)
-    problems: list[RouteProblem] = check_routes(the_app)
+    problems = check_routes(the_app)
     if problems:
         raise BuildError(
             f"{len(problems)} problem(s) in the route declarations",
@@ -126,7 +165,7 @@ def build_project(
         )
     t = lap("load+check", t)
 
-    entry_source = render.entry_module(cfg.app, cfg.app_module, cfg.app_attr)
+    entry_source = entry_module(cfg.app, cfg.app_module, cfg.app_attr)
     try:
         closure, vendored = analyse(cfg, entry_source)
     except vendor.VendorError as exc:
@@ -140,25 +179,25 @@ def build_project(
     t = lap("imports", t)
 
     doc: dict[str, Any] = {}
-    openapi_text = ""
     if openapi or write:
+        # Validated against the OpenAPI 3.1 schema by the tests and `djbuild check --strict`,
+        # not here: a full validation costs seconds per build.
         doc = build_document(the_app)
-        try:
-            validate_document(doc)
-        except Exception as exc:  # the validator raises its own error types
-            raise BuildError("the generated OpenAPI document is invalid", [str(exc)]) from None
-        openapi_text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
         t = lap("openapi", t)
 
     allowed = [f for f in closure.findings if f.allowed_by is not None]
     manifest = None
-    out: Path | None = None
-    if write:
-        t = _build_frontend(cfg, lap, t)
-        out = (out_dir or cfg.root / "dist").resolve()
-        manifest = _write_dist(cfg, out, closure, vendored, entry_source, doc, openapi_text)
-        lap("write", t)
-    return BuildResult(
+    size_rows = None
+    if out is not None:
+        manifest = _write_dist(cfg, out, closure, vendored, entry_source, doc)
+        t = lap("write", t)
+        if measure:
+            from .report import sizes
+
+            rows, total = sizes(manifest, out)
+            size_rows = {"rows": [r.__dict__ for r in rows], "total": total.__dict__}
+            lap("sizes", t)
+    result = BuildResult(
         out_dir=out,
         manifest=manifest,
         closure=closure,
@@ -169,7 +208,239 @@ def build_project(
         seconds=time.perf_counter() - started,
         routes=len(the_app.all_routes()),
         timings=timings,
+        sizes=size_rows,
     )
+    if reusable:
+        _remember(cfg, out, result, vendored, started_ns)
+    return result
+
+
+def _remember(
+    cfg: config_mod.ProjectConfig,
+    out: Path | None,
+    result: BuildResult,
+    vendored: vendor.VendorSet,
+    started_ns: int,
+) -> None:
+    """Keep what a later build with the same inputs may reuse (a build also stands for a
+    check of the same project)."""
+    inputs = sorted(
+        str(m.path)
+        for m in result.closure.modules.values()
+        if m.origin == "project" and m.path is not None
+    )
+    if buildcache.changed_since(inputs, started_ns):
+        return  # saved while we built: the next build must not trust this output
+    key = buildcache.inputs_key(cfg, inputs, list(vendored.requirements))
+    if key is None:
+        return
+    record = buildcache.Record(
+        key=key,
+        inputs=inputs,
+        requirements=list(vendored.requirements),
+        routes=result.routes,
+        modules={name: m.origin for name, m in result.closure.modules.items()},
+        allowed=[asdict(f) for f in result.allowed],
+    )
+    buildcache.save(cfg.root, None, record)
+    if out is not None and result.manifest is not None:
+        record.bundle_hash = result.manifest.bundle_hash
+        record.sizes = result.sizes
+        buildcache.save(cfg.root, out, record)
+
+
+def _reuse(
+    cfg: config_mod.ProjectConfig, out: Path | None, started: float, measure: bool
+) -> BuildResult | None:
+    record = buildcache.load(cfg.root, out)
+    if record is None or (out is not None and record.bundle_hash is None):
+        return None
+    if buildcache.inputs_key(cfg, record.inputs, record.requirements) != record.key:
+        return None
+    manifest: Manifest | None = None
+    doc: dict[str, Any] = {}
+    if out is not None:
+        assert record.bundle_hash is not None
+        data = buildcache.verify_output(out, record.bundle_hash)
+        if data is None:
+            return None
+        manifest = Manifest.from_dict(data)
+        try:
+            doc = json.loads((out / "openapi.json").read_text())
+        except (OSError, ValueError):
+            return None
+        if measure and record.sizes is None:
+            from .report import sizes
+
+            rows, total = sizes(manifest, out)
+            record.sizes = {"rows": [r.__dict__ for r in rows], "total": total.__dict__}
+            buildcache.save(cfg.root, out, record)
+    allowed = [Finding(**{**f, "chain": [tuple(c) for c in f["chain"]]}) for f in record.allowed]
+    modules = {name: Module(name, None, origin, False) for name, origin in record.modules.items()}
+    return BuildResult(
+        out_dir=out,
+        manifest=manifest,
+        closure=Closure(modules, allowed, set()),
+        findings=allowed,
+        allowed=allowed,
+        openapi=doc,
+        vendor_cached=True,
+        seconds=time.perf_counter() - started,
+        routes=record.routes,
+        timings={"reuse": time.perf_counter() - started},
+        cached=True,
+        sizes=record.sizes,
+    )
+
+
+def _pretty_json(doc: dict[str, Any]) -> bytes:
+    return (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode()
+
+
+def assets_output(
+    cfg: config_mod.ProjectConfig, doc: dict[str, Any]
+) -> dict[str, tuple[bytes, str]]:
+    """dist/assets/: the project's assets folder merged with what the build generates under
+    `_djbuild/` (the OpenAPI document, compact, and the docs page with Swagger UI's files).
+    The project's own folder is never written to."""
+    from runtime.docs import ASSET_PREFIX as served_prefix
+
+    from . import toolchain
+    from .render import docs_html, docs_js
+
+    assert served_prefix == f"/{ASSET_PREFIX}"
+    files: dict[str, tuple[bytes, str]] = {}
+    source = cfg.wrangler.get("assets", {}).get("directory")
+    if source:
+        folder = (cfg.wrangler_path.parent / source).resolve()
+        if not folder.is_dir():
+            raise BuildError(f"[assets] directory {source!r} does not exist")
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                rel = path.relative_to(folder).as_posix()
+                if rel.split("/")[0] == ASSET_PREFIX:
+                    raise BuildError(
+                        f"{source}/{ASSET_PREFIX}/ is reserved for the files djbuild generates"
+                    )
+                files[rel] = (path.read_bytes(), "asset")
+    spec = f"/{ASSET_PREFIX}/openapi.json"
+    files[f"{ASSET_PREFIX}/openapi.json"] = (
+        json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode(),
+        "generated",
+    )
+    base = f"/{ASSET_PREFIX}/docs"
+    files[f"{ASSET_PREFIX}/docs/index.html"] = (
+        docs_html(doc, spec, base).encode(),
+        "generated",
+    )
+    files[f"{ASSET_PREFIX}/docs/docs.js"] = (docs_js().encode(), "generated")
+    try:
+        swagger = toolchain.ensure_node_modules() / "swagger-ui-dist"
+    except toolchain.ToolchainError as exc:
+        raise BuildError("the docs page's npm package could not be installed", [str(exc)]) from None
+    version = json.loads((swagger / "package.json").read_text())["version"]
+    for name, target in SWAGGER_FILES.items():
+        files[f"{ASSET_PREFIX}/docs/{target}"] = (
+            (swagger / name).read_bytes(),
+            f"npm:swagger-ui-dist@{version}",
+        )
+    return dict(sorted(files.items()))
+
+
+# Swagger UI's files the page loads, and the licence its redistribution needs.
+SWAGGER_FILES = {
+    "swagger-ui-bundle.js": "swagger-ui-bundle.js",
+    "swagger-ui.css": "swagger-ui.css",
+    "swagger-ui-bundle.js.LICENSE.txt": "swagger-ui-bundle.js.LICENSE.txt",
+    "LICENSE": "LICENSE-swagger-ui.txt",
+    "NOTICE": "NOTICE-swagger-ui.txt",
+}
+
+
+VendorFile = tuple[Path, str, str | None, list[str]]  # source, origin, module, imported by
+
+
+def shaken_vendor(closure: Closure, vendored: vendor.VendorSet) -> dict[str, VendorFile]:
+    """The vendored files the Worker needs, by path under python_modules/.
+
+    Module-level tree shaking: each module the import walk reached (plus what
+    `[tool.djbuild] include` names), the data and native files beside the packages reached
+    (`py.typed`, `.so`, data folders), and each used distribution's metadata, so
+    `importlib.metadata` still finds it. Nothing the walk did not reach.
+    """
+    owners = vendored.distributions()
+    infos = vendored.info_dirs()
+    files: dict[str, VendorFile] = {}
+    used_infos: dict[Path, str] = {}
+
+    def importers(name: str) -> list[str]:
+        return sorted({f"{m}:{line}" for m, line in closure.modules[name].imported_by})
+
+    def add(path: Path, origin: str, module: str | None, imported_by: list[str]) -> None:
+        rel = path.relative_to(vendored.path).as_posix()
+        if rel not in files:
+            files[rel] = (path, origin, module, imported_by)
+
+    reached = [m for _, m in sorted(closure.modules.items()) if m.origin == "vendor"]
+    origins: dict[str, str] = {}
+    for mod in reached:
+        top = mod.name.split(".")[0]
+        dist, version = owners.get(top, (top, "?"))
+        origins[mod.name] = f"vendor:{dist}=={version}"
+        if top in infos:
+            used_infos[infos[top]] = origins[mod.name]
+        if mod.path is not None and mod.path.is_file():
+            add(mod.path, origins[mod.name], mod.name, importers(mod.name))
+    for mod in reached:
+        if mod.path is None:
+            continue
+        if mod.path.is_dir():  # a namespace or native-only package: nothing to follow, ship it
+            folder, recurse = mod.path, True
+        elif mod.is_package:
+            folder, recurse = mod.path.parent, False
+        else:
+            continue
+        for path in _data_files(folder, recurse):
+            add(path, origins[mod.name], None, [mod.name])
+    for info, origin in sorted(used_infos.items()):
+        for path in sorted(info.rglob("*")):
+            rel = path.relative_to(info).as_posix()
+            if path.is_file() and (rel in _DIST_INFO_FILES or rel.startswith("licenses/")):
+                add(path, origin, None, [])
+    return dict(sorted(files.items()))
+
+
+# What importlib.metadata reads (METADATA: name, version; entry points) and the licenses.
+_DIST_INFO_FILES = {"METADATA", "entry_points.txt", "top_level.txt", "LICENSE", "LICENSE.txt"}
+
+
+def _data_files(folder: Path, recurse: bool) -> list[Path]:
+    """Files beside a package's modules that it may read or load: everything but sources
+    of other modules, stubs and build leftovers; sub-folders only when they hold no Python."""
+    out: list[Path] = []
+    for path in sorted(folder.iterdir()):
+        if path.name == "__pycache__":
+            continue
+        if path.is_dir():
+            inner = list(path.rglob("*"))
+            if recurse or not any(p.suffix in (".py", ".pyi") for p in inner):
+                out += [p for p in sorted(inner) if p.is_file() and _is_data(p)]
+        elif _is_data(path) and (recurse or path.suffix != ".py"):
+            out.append(path)
+    return out
+
+
+def _is_data(path: Path) -> bool:
+    return path.suffix not in _SKIP_SUFFIXES and "__pycache__" not in path.parts
+
+
+def _vendor_bytes(rel: str, path: Path) -> bytes:
+    data = path.read_bytes()
+    if rel.endswith(".dist-info/METADATA"):
+        # the headers are the metadata; the long description after them is a README
+        head, sep, _ = data.partition(b"\n\n")
+        return head + b"\n" if sep else data
+    return data
 
 
 def _build_frontend(cfg: config_mod.ProjectConfig, lap: Any, since: float) -> float:
@@ -210,7 +481,6 @@ def _write_dist(
     vendored: vendor.VendorSet,
     entry_source: str,
     doc: dict[str, Any],
-    openapi_text: str,
 ) -> Manifest:
     _check_out(out, cfg.root)
     final = out
@@ -219,7 +489,17 @@ def _write_dist(
     out.mkdir(parents=True)
     manifest = Manifest()
 
+    # shrunk sources by content hash: the vendored ones beside their vendor set (made once
+    # per set), the project's in the cache root (made again only for an edited file)
+    shrink_dirs = {
+        "vendor": vendored.path.with_name(vendored.path.name + ".shrunk"),
+        "project": vendor.cache_root() / "shrink",
+    }
+
     def put(rel: str, data: bytes, origin: str, module: str | None, imported_by: list[str]) -> None:
+        if rel.endswith(".py") and origin != "generated":
+            kind = "vendor" if origin.startswith("vendor:") else "project"
+            data = shrink_cached(data, shrink_dirs[kind])
         target = out / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
@@ -230,42 +510,23 @@ def _write_dist(
         return sorted({f"{m}:{line}" for m, line in mod.imported_by})
 
     put("src/entry.py", entry_source.encode(), "generated", ENTRY, [])
-    generated = render.generated_module(openapi_text, render.docs_html(doc))
-    put(
-        f"src/{GENERATED_MODULE}.py",
-        generated.encode(),
-        "generated",
-        GENERATED_MODULE,
-        importers(GENERATED_MODULE) if GENERATED_MODULE in closure.modules else [],
-    )
-
-    vendor_tops: dict[str, list[str]] = {}
     for name in sorted(closure.modules):
         mod = closure.modules[name]
         if mod.origin == "project" and mod.path is not None:
             rel = "/".join(name.split(".")) + ("/__init__.py" if mod.is_package else ".py")
             put(f"src/{rel}", mod.path.read_bytes(), origin_of(name), name, importers(name))
-        elif mod.origin == "vendor":
-            vendor_tops.setdefault(name.split(".")[0], []).extend(importers(name))
+    for rel, (path, origin, module, imported_by) in shaken_vendor(closure, vendored).items():
+        put(f"python_modules/{rel}", _vendor_bytes(rel, path), origin, module, imported_by)
 
-    owners = vendored.distributions()
-    for top in sorted(vendor_tops):
-        dist, version = owners.get(top, (top, "?"))
-        origin = f"vendor:{dist}=={version}"
-        outside = sorted({i for i in vendor_tops[top] if not i.split(":")[0].startswith(top)})
-        base = vendored.path / top
-        paths = sorted(base.rglob("*")) if base.is_dir() else [vendored.path / f"{top}.py"]
-        for path in paths:
-            if path.is_dir() or path.suffix in _SKIP_SUFFIXES or "__pycache__" in path.parts:
-                continue
-            rel = path.relative_to(vendored.path).as_posix()
-            put(f"python_modules/{rel}", path.read_bytes(), origin, None, outside)
+    for rel, (data, origin) in assets_output(cfg, doc).items():
+        put(f"{ASSETS_DIR}/{rel}", data, origin, None, [])
+    from .render import wrangler_config
 
-    wrangler_text = render.wrangler_config(
-        cfg.wrangler, cfg.wrangler_path.parent, final, "src/entry.py", cfg.wrangler_path.name
+    wrangler_text = wrangler_config(
+        cfg.wrangler, "src/entry.py", ASSETS_DIR, cfg.wrangler_path.name
     )
     put("wrangler.toml", wrangler_text.encode(), "config", None, [])
-    put("openapi.json", openapi_text.encode(), "generated", None, [])
+    put("openapi.json", _pretty_json(doc), "generated", None, [])
     manifest.finish(vendored.requirements, cfg.app)
     (out / "manifest.json").write_text(manifest.to_json())
     _swap_in(out, final)

@@ -35,6 +35,7 @@ def _is_model(obj: Any) -> bool:
 
 def check_routes(app: App) -> list[RouteProblem]:
     problems: list[RouteProblem] = []
+    serialisable: dict[type, str | None] = {}  # one schema per model, however many routes
     seen: dict[tuple[str, str], Route] = {}
     for r in app.all_routes():
         key = (r.method, _shape(r.path))
@@ -45,7 +46,7 @@ def check_routes(app: App) -> list[RouteProblem]:
             )
         else:
             seen[key] = r
-        problems += [RouteProblem(r, m) for m in _check_one(r)]
+        problems += [RouteProblem(r, m) for m in _check_one(r, serialisable)]
     return problems
 
 
@@ -54,7 +55,17 @@ def _shape(path: str) -> str:
     return "/".join("{}" if s.startswith("{") else s for s in path.rstrip("/").split("/"))
 
 
-def _check_one(r: Route) -> list[str]:
+def _serialisation_error(model: type, seen: dict[type, str | None]) -> str | None:
+    if model not in seen:
+        try:
+            model.model_json_schema(mode="serialization")  # type: ignore[attr-defined]
+            seen[model] = None
+        except Exception as exc:
+            seen[model] = str(exc)
+    return seen[model]
+
+
+def _check_one(r: Route, serialisable: dict[type, str | None]) -> list[str]:
     out: list[str] = []
     names = r.param_names
     if len(set(names)) != len(names):
@@ -87,10 +98,9 @@ def _check_one(r: Route) -> list[str]:
         if not _is_model(model):
             out.append(f"response {status} must be a pydantic model class or None, got {model!r}")
             continue
-        try:
-            model.model_json_schema(mode="serialization")
-        except Exception as exc:
-            out.append(f"response {status} model {model.__name__} cannot be serialised: {exc}")
+        error = _serialisation_error(model, serialisable)
+        if error is not None:
+            out.append(f"response {status} model {model.__name__} cannot be serialised: {error}")
     if not inspect.iscoroutinefunction(r.handler):
         out.append(f"handler {r.handler.__name__} must be `async def`")
     else:

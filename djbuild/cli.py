@@ -33,7 +33,20 @@ def _fail(exc: BuildError) -> None:
     sys.exit(1)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """`dev` (the local host, fakes...) is imported only when it runs or help lists it, so
+    `build` and `check` start fast."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), "dev"})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name == "dev" and name not in self.commands:
+            _register_dev()
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="djbuild")
 def main() -> None:
     """Build declarative route modules into a Cloudflare Python Worker.
@@ -68,7 +81,7 @@ def build(root: Path, app: str | None, out: Path | None, as_json: bool) -> None:
     from .report import as_dict, table
 
     try:
-        result = build_project(root, out, app=app)
+        result = build_project(root, out, app=app, measure=True)
     except BuildError as exc:
         _fail(exc)
         return
@@ -81,10 +94,22 @@ def build(root: Path, app: str | None, out: Path | None, as_json: bool) -> None:
 @main.command()
 @ROOT_OPTION
 @APP_OPTION
-def check(root: Path, app: str | None) -> None:
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Also validate the OpenAPI document against the 3.1 schema (needs openapi-spec-validator).",
+)
+def check(root: Path, app: str | None, strict: bool) -> None:
     """Validate route declarations and the import closure without writing dist/."""
     try:
-        result = build_project(root, app=app, write=False, openapi=False)
+        result = build_project(root, app=app, write=False, openapi=strict)
+        if strict:
+            from .openapi import InvalidDocument, validate_document
+
+            try:
+                validate_document(result.openapi)
+            except InvalidDocument as exc:
+                raise BuildError("the generated OpenAPI document is invalid", [str(exc)]) from None
     except BuildError as exc:
         _fail(exc)
         return
@@ -185,9 +210,6 @@ def _register_dev() -> None:
     except ImportError:
         return
     main.add_command(dev)
-
-
-_register_dev()
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ class ProjectConfig:
     max_body_bytes: int | None = None
     dev: DevSettings = field(default_factory=lambda: DevSettings([]))
     assets: AssetSettings = field(default_factory=AssetSettings)
+    include: list[str] = field(default_factory=list)  # modules reached only dynamically
 
     @property
     def app_module(self) -> str:
@@ -80,7 +81,12 @@ def load(root: Path, *, app: str | None = None, wrangler: Path | None = None) ->
             raise ConfigError(
                 f"[[tool.djbuild.allow]] entry {i + 1} needs module, imports (a list) and reason"
             ) from None
-    cfg = ProjectConfig(root, app_ref, wrangler_path, wrangler_cfg, allow)
+    include = settings.get("include", [])
+    if not isinstance(include, list) or not all(isinstance(i, str) and i for i in include):
+        raise ConfigError(
+            "[tool.djbuild] include must be a list of module names, e.g. ['pkg.mod', 'pkg.sub.*']"
+        )
+    cfg = ProjectConfig(root, app_ref, wrangler_path, wrangler_cfg, allow, include=include)
     cfg.dev = _dev_settings(root, settings.get("dev", {}), app_ref, wrangler_path)
     cfg.assets = _asset_settings(root, settings.get("assets", {}))
     if cfg.assets.dir is not None:

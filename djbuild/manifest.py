@@ -9,6 +9,7 @@ import gzip
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 
 def origin_of(module: str) -> str:
@@ -89,6 +90,17 @@ class Manifest:
                 for f in self.files
             ],
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Manifest:
+        """A manifest read back from manifest.json."""
+        files = [
+            FileEntry(
+                f["path"], f["bytes"], f["sha256"], f["origin"], f.get("module"), f["importedBy"]
+            )
+            for f in data["files"]
+        ]
+        return cls(files, data["bundleHash"], list(data["requirements"]), data["app"])
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2) + "\n"

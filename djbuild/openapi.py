@@ -112,12 +112,65 @@ ERROR_SCHEMA: dict[str, Any] = {
 }
 
 
+# pydantic writes a constraint it cannot push into the type's own schema (e.g. `ge` on
+# `int | float`, or on a union inside Annotated) under its Python name; JSON Schema knows only
+# its own keywords, so clients would see no limit. Length constraints on an unknown type get
+# both keywords: each applies only to its own type.
+_CONSTRAINT_KEYWORDS: dict[str, tuple[str, ...]] = {
+    "ge": ("minimum",),
+    "le": ("maximum",),
+    "gt": ("exclusiveMinimum",),
+    "lt": ("exclusiveMaximum",),
+    "multiple_of": ("multipleOf",),
+    "min_length": ("minLength", "minItems"),
+    "max_length": ("maxLength", "maxItems"),
+}
+_SCHEMA_MAPS = {"properties", "patternProperties", "$defs", "definitions", "dependentSchemas"}
+_SCHEMA_LISTS = {"anyOf", "allOf", "oneOf", "prefixItems"}
+_SCHEMA_ONE = {
+    "items",
+    "additionalProperties",
+    "not",
+    "if",
+    "then",
+    "else",
+    "contains",
+    "propertyNames",
+    "unevaluatedItems",
+    "unevaluatedProperties",
+}
+
+
+def json_schema_keywords(schema: Any) -> Any:
+    """`schema` with pydantic's constraint names turned into JSON Schema keywords, in place."""
+    if not isinstance(schema, dict):
+        return schema
+    for name, keywords in _CONSTRAINT_KEYWORDS.items():
+        if name in schema:
+            value = schema.pop(name)
+            for keyword in keywords:
+                schema.setdefault(keyword, value)
+    for key, value in schema.items():
+        if key in _SCHEMA_MAPS and isinstance(value, dict):
+            for sub in value.values():
+                json_schema_keywords(sub)
+        elif key in _SCHEMA_LISTS and isinstance(value, list):
+            for sub in value:
+                json_schema_keywords(sub)
+        elif key in _SCHEMA_ONE:
+            json_schema_keywords(value)
+    return schema
+
+
 def build_document(app: App) -> dict[str, Any]:
     routes = [r for r in app.all_routes() if r.include_in_schema]
     routes.sort(key=lambda r: (r.path, r.method))
     pairs = _models(routes)
     keyed, defs = models_json_schema(pairs, ref_template=REF) if pairs else ({}, {})
-    schemas: dict[str, Any] = dict(defs.get("$defs", {}))
+    keyed = {k: json_schema_keywords(v) for k, v in keyed.items()}
+    schemas: dict[str, Any] = {
+        name: json_schema_keywords(schema) for name, schema in defs.get("$defs", {}).items()
+    }
     schemas["ValidationError"] = VALIDATION_ERROR_SCHEMA
     schemas["Error"] = ERROR_SCHEMA
 
@@ -221,8 +274,22 @@ def _openapi_path(path: str) -> str:
     return path if path == "/" else path.rstrip("/")
 
 
-def validate_document(doc: dict[str, Any]) -> None:
-    """Raise if the document is not valid OpenAPI 3.1 (openapi-spec-validator)."""
-    from openapi_spec_validator import validate
+class InvalidDocument(ValueError):
+    pass
 
-    validate(doc)
+
+def validate_document(doc: dict[str, Any]) -> None:
+    """Raise InvalidDocument if the document is not valid OpenAPI 3.1.
+
+    Needs `openapi-spec-validator` (the test extra); the build itself never calls this.
+    """
+    try:
+        from openapi_spec_validator import validate
+    except ImportError:
+        raise InvalidDocument(
+            "validating needs openapi-spec-validator: pip install openapi-spec-validator"
+        ) from None
+    try:
+        validate(doc)
+    except Exception as exc:  # the validator raises its own error types
+        raise InvalidDocument(str(exc)) from None

@@ -15,7 +15,6 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
 PLATFORM = "pyemscripten_2026_0_wasm32"
@@ -34,6 +33,8 @@ def cache_root() -> Path:
 
 def requirements_for(top_level_names: set[str]) -> list[str]:
     """Pin each imported top-level name to the distribution installed for the build."""
+    from importlib import metadata
+
     owners = metadata.packages_distributions()
     reqs: set[str] = set()
     missing: list[str] = []
@@ -61,7 +62,14 @@ class VendorSet:
 
     def distributions(self) -> dict[str, tuple[str, str]]:
         """Top-level module or package name -> (distribution, version)."""
-        owners: dict[str, tuple[str, str]] = {}
+        return {top: (name, version) for top, (name, version, _) in self._owners().items()}
+
+    def info_dirs(self) -> dict[str, Path]:
+        """Top-level module or package name -> the `*.dist-info` folder of its distribution."""
+        return {top: info for top, (_, _, info) in self._owners().items()}
+
+    def _owners(self) -> dict[str, tuple[str, str, Path]]:
+        owners: dict[str, tuple[str, str, Path]] = {}
         for info in sorted(self.path.glob("*.dist-info")):
             meta = (info / "METADATA").read_text(encoding="utf-8", errors="replace")
             name = _header(meta, "Name") or info.name.split("-")[0]
@@ -74,7 +82,7 @@ class VendorSet:
                 top = first.split("/", 1)[0]
                 if top.endswith(".dist-info") or top in ("..", "") or top.startswith("__pycache__"):
                     continue
-                owners.setdefault(top.removesuffix(".py"), (name, version))
+                owners.setdefault(top.removesuffix(".py"), (name, version, info))
         return owners
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .scan import Hazard, ImportRef, ModuleScan, scan_source
 
-VERSION = 1
+VERSION = 2  # 2: forbidden calls are hazards
 
 
 class ScanCache:
@@ -65,3 +65,21 @@ class ScanCache:
         except OSError:
             pass  # a cache that cannot be written only costs time
         self._dirty = False
+
+
+class SplitScanCache:
+    """Scans of files under `folder` kept in their own cache (e.g. beside a vendor set, whose
+    files never change), the rest in `default`."""
+
+    def __init__(self, default: ScanCache, folder: Path, own: ScanCache) -> None:
+        self.default = default
+        self.folder = folder
+        self.own = own
+
+    def scan(self, file: Path, module: str, is_package: bool) -> ModuleScan:
+        cache = self.own if file.is_relative_to(self.folder) else self.default
+        return cache.scan(file, module, is_package)
+
+    def save(self) -> None:
+        self.default.save()
+        self.own.save()

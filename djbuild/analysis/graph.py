@@ -11,8 +11,16 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .cache import ScanCache
-from .rules import HAZARD_ADVICE, PLATFORM_MODULES, Allowance, forbidden_reason
+from .cache import ScanCache, SplitScanCache
+from .rules import (
+    FORBIDDEN_METHODS,
+    HAZARD_ADVICE,
+    PLATFORM_MODULES,
+    Allowance,
+    forbidden_call,
+    forbidden_reason,
+    pruned,
+)
 from .scan import ImportRef
 
 STDLIB = frozenset(sys.stdlib_module_names)
@@ -29,7 +37,8 @@ class Module:
 
 @dataclass
 class Finding:
-    kind: str  # "forbidden-import", "entropy-at-import", "timer-at-import", "blocking-sleep", "unresolved"
+    kind: str  # "forbidden-import", "forbidden-call", "entropy-at-import", "timer-at-import",
+    # "blocking-sleep", "unresolved"
     module: str
     path: str
     line: int
@@ -44,6 +53,7 @@ class Finding:
         where = f"{self.path}:{self.line}:{self.col + 1}"
         label = {
             "forbidden-import": f"imports forbidden module '{self.target}'",
+            "forbidden-call": f"uses '{self.target}', which cannot work on Workers",
             "unresolved": f"imports '{self.target}', which is not in the project, the stdlib or any vendored package",
             "entropy-at-import": f"calls {self.target}() while the module loads",
             "timer-at-import": f"calls {self.target}() while the module loads",
@@ -105,10 +115,53 @@ class Resolver:
             mod = base / rel.with_suffix(".py")
             if mod.is_file():
                 return origin, mod, False
+            if origin == "vendor":
+                native = _extension_module(base / rel)
+                if native is not None:
+                    return origin, native, False
             if origin == "vendor" and (base / rel).is_dir() and "." not in name:
                 # A native-only or namespace package: shipped whole, nothing to scan.
                 return origin, base / rel, True
         return None
+
+
+def _extension_module(stem: Path) -> Path | None:
+    """`pkg/_native.cpython-314-wasm32-emscripten.so` (or `_native.so`) for `pkg/_native`."""
+    folder = stem.parent
+    if not folder.is_dir():
+        return None
+    for candidate in sorted(folder.glob(f"{stem.name}.*so")):
+        if candidate.name == f"{stem.name}.so" or candidate.name.count(".") == 2:
+            return candidate
+    return None
+
+
+def expand_include(pattern: str, resolver: Resolver) -> list[str]:
+    """Module names an `include` entry names: `pkg.mod`, or `pkg.sub.*` for a whole subtree."""
+    if not pattern.endswith(".*"):
+        return [pattern]
+    base = pattern[:-2]
+    found = resolver.find(base)
+    if found is None or not found[2] or found[1].name != "__init__.py":
+        return [base]
+    folder = found[1].parent
+    names = [base]
+    for path in sorted(folder.rglob("*")):
+        if "__pycache__" in path.parts:
+            continue
+        if path.suffix == ".py" and path.name != "__init__.py":
+            rel = path.relative_to(folder).with_suffix("")
+        elif path.name == "__init__.py" and path.parent != folder:
+            rel = path.parent.relative_to(folder)
+        elif path.suffix == ".so":
+            rel = path.relative_to(folder).with_name(path.name.split(".")[0])
+        else:
+            continue
+        names.append(".".join([base, *rel.parts]))
+    return names
+
+
+INCLUDE = "[tool.djbuild] include"
 
 
 def _framework_roots() -> dict[str, Path]:
@@ -128,7 +181,8 @@ def walk(
     allow: list[Allowance],
     display_root: Path,
     entry_path: Path | None = None,
-    cache: ScanCache | None = None,
+    cache: ScanCache | SplitScanCache | None = None,
+    include: list[str] | tuple[str, ...] = (),
 ) -> Closure:
     cache = cache or ScanCache()
     modules: dict[str, Module] = {}
@@ -144,6 +198,35 @@ def walk(
         origin, path, is_pkg = found
         modules[entry] = Module(entry, path, origin, is_pkg)
     queue: deque[str] = deque([entry])
+    for pattern in include:
+        for wanted in expand_include(pattern, resolver):
+            for name in _parents(wanted):
+                if name in modules:
+                    continue
+                found = resolver.find(name)
+                top = name.split(".")[0]
+                if found is None:
+                    if resolver.vendor_dir is None and top not in resolver._project_tops:
+                        third_party.add(top)
+                    elif name == wanted:
+                        findings.append(
+                            Finding(
+                                "unresolved",
+                                INCLUDE,
+                                "pyproject.toml",
+                                0,
+                                0,
+                                name,
+                                "include names a module that is not in the project or any "
+                                "vendored package; fix the name",
+                                [(INCLUDE, 0)],
+                            )
+                        )
+                    break
+                origin, path, is_pkg = found
+                modules[name] = Module(name, path, origin, is_pkg, [(INCLUDE, 0)])
+                parent[name] = (INCLUDE, 0)
+                queue.append(name)
 
     def chain_to(name: str) -> list[tuple[str, int]]:
         out: list[tuple[str, int]] = []
@@ -166,6 +249,12 @@ def walk(
     def allowed(importer: str, what: str) -> str | None:
         for a in allow:
             if a.covers(importer, what):
+                return a.reason
+        return None
+
+    def allowed_call(importer: str, call: str) -> str | None:
+        for a in allow:
+            if a.covers_call(importer, call):
                 return a.reason
         return None
 
@@ -193,6 +282,11 @@ def walk(
             continue
         vendored = mod.origin == "vendor"
         for hazard in scan.hazards:
+            advice = HAZARD_ADVICE.get(hazard.kind) or _call_advice(hazard.call)
+            if hazard.kind == "forbidden-call":
+                allowed_by = allowed_call(current, hazard.call)
+            else:
+                allowed_by = allowed(current, hazard.kind)
             findings.append(
                 Finding(
                     hazard.kind,
@@ -201,10 +295,10 @@ def walk(
                     hazard.line,
                     hazard.col,
                     hazard.call,
-                    HAZARD_ADVICE[hazard.kind],
+                    advice,
                     [*chain_to(current), (current, hazard.line)],
                     vendored,
-                    allowed(current, hazard.kind),
+                    allowed_by,
                 )
             )
         for ref in scan.imports:
@@ -224,6 +318,11 @@ def walk(
                 vendored,
             )
     return Closure(modules, findings, third_party)
+
+
+def _call_advice(call: str) -> str:
+    method = call.rsplit(".", 1)[-1]
+    return forbidden_call(call) or FORBIDDEN_METHODS.get(method, "cannot work on Workers")
 
 
 def _follow(
@@ -270,6 +369,8 @@ def _follow(
             continue
         if name == current:
             continue
+        if mod.origin == "vendor" and pruned(current, name):
+            return
         if name in modules:
             modules[name].imported_by.append((current, ref.line))
             continue

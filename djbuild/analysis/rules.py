@@ -44,6 +44,55 @@ FORBIDDEN: dict[str, str] = {
     "tty": "does not import on Workers",
 }
 
+_NO_PROCESSES = "no processes on Workers (errno 138); call a service over HTTP instead"
+_NO_SIGNALS = "no signals on Workers; bound work with timeouts (asyncio.timeout) instead"
+
+# Calls that cannot work on Workers although their module imports fine, by dotted name.
+FORBIDDEN_CALLS: dict[str, str] = {
+    "os.system": _NO_PROCESSES,
+    "os.popen": _NO_PROCESSES,
+    "os.fork": _NO_PROCESSES,
+    "os.forkpty": _NO_PROCESSES,
+    "os.register_at_fork": _NO_PROCESSES,
+    "os.kill": _NO_PROCESSES,
+    "os.killpg": _NO_PROCESSES,
+    "os.startfile": _NO_PROCESSES,
+    "asyncio.create_subprocess_exec": _NO_PROCESSES,
+    "asyncio.create_subprocess_shell": _NO_PROCESSES,
+    "signal.signal": _NO_SIGNALS,
+    "signal.alarm": _NO_SIGNALS,
+    "signal.setitimer": _NO_SIGNALS,
+    "signal.pause": _NO_SIGNALS,
+    "signal.pthread_kill": _NO_SIGNALS,
+    "signal.raise_signal": _NO_SIGNALS,
+    "signal.siginterrupt": _NO_SIGNALS,
+    "signal.set_wakeup_fd": _NO_SIGNALS,
+    "_thread.start_new_thread": "no threads on Workers; use asyncio tasks",
+    "_thread.start_new": "no threads on Workers; use asyncio tasks",
+}
+# The exec and spawn families (os.execv, os.spawnlp, ...), posix_spawn and the waits.
+_SUFFIXES = ("l", "le", "lp", "lpe", "v", "ve", "vp", "vpe")
+FORBIDDEN_CALLS.update({f"os.exec{s}": _NO_PROCESSES for s in _SUFFIXES})
+FORBIDDEN_CALLS.update({f"os.spawn{s}": _NO_PROCESSES for s in _SUFFIXES})
+FORBIDDEN_CALLS.update(
+    {
+        f"os.{name}": _NO_PROCESSES
+        for name in ("posix_spawn", "posix_spawnp", "wait", "wait3", "wait4", "waitid", "waitpid")
+    }
+)
+# Methods forbidden on whatever object they are called (an event loop, usually).
+FORBIDDEN_METHODS: dict[str, str] = {
+    "add_signal_handler": _NO_SIGNALS,
+    "subprocess_exec": _NO_PROCESSES,
+    "subprocess_shell": _NO_PROCESSES,
+}
+
+
+def forbidden_call(dotted: str) -> str | None:
+    """The advice when `dotted` (a resolved name such as 'os.system') may not be used."""
+    return FORBIDDEN_CALLS.get(dotted)
+
+
 HAZARD_ADVICE = {
     "entropy-at-import": (
         "randomness while modules load breaks the deploy-time memory snapshot; "
@@ -83,13 +132,23 @@ class Allowance:
     imports: tuple[str, ...]  # forbidden names or hazard kinds it may use
     reason: str
 
-    def covers(self, importer: str, what: str) -> bool:
+    def applies_to(self, importer: str) -> bool:
         if self.module.endswith(".*"):
             prefix = self.module[:-2]
-            matches = importer == prefix or importer.startswith(prefix + ".")
-        else:
-            matches = importer == self.module
-        return matches and any(what == i or what.startswith(i + ".") for i in self.imports)
+            return importer == prefix or importer.startswith(prefix + ".")
+        return importer == self.module
+
+    def covers(self, importer: str, what: str) -> bool:
+        return self.applies_to(importer) and any(
+            what == i or what.startswith(i + ".") for i in self.imports
+        )
+
+    def covers_call(self, importer: str, call: str) -> bool:
+        """A forbidden call needs its own name listed (allowing `signal` allows the import,
+        not `signal.signal`), or the kind "forbidden-call"."""
+        return self.applies_to(importer) and any(
+            i in (call, "forbidden-call") for i in self.imports
+        )
 
 
 # Known-safe uses in widely used packages, so every app need not repeat them.
@@ -110,3 +169,20 @@ BUILTIN_ALLOWANCES: tuple[Allowance, ...] = (
         "only pydantic.version_info() reaches it, never called in a Worker (built-in)",
     ),
 )
+
+
+# Vendored subpackages not followed when only other vendored code reaches them, because those
+# imports run only for features a Worker app does not use. An app that imports one itself
+# (or names it in `[tool.djbuild] include`) gets it, and everything it imports.
+BUILTIN_PRUNES: dict[str, str] = {
+    "pydantic.v1": "pydantic reaches its v1 copy only for v1-style types (`__get_validators__`)",
+}
+
+
+def pruned(importer: str, target: str) -> bool:
+    """Whether vendored `importer` importing `target` is an edge the walk does not follow."""
+    for prefix in BUILTIN_PRUNES:
+        inside = target == prefix or target.startswith(prefix + ".")
+        if inside and not (importer == prefix or importer.startswith(prefix + ".")):
+            return True
+    return False

@@ -10,6 +10,8 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
+from .rules import FORBIDDEN_METHODS, forbidden_call
+
 
 @dataclass(frozen=True)
 class ImportRef:
@@ -22,7 +24,7 @@ class ImportRef:
 
 @dataclass(frozen=True)
 class Hazard:
-    kind: str  # "entropy-at-import", "timer-at-import", "blocking-sleep"
+    kind: str  # "entropy-at-import", "timer-at-import", "blocking-sleep", "forbidden-call"
     call: str
     line: int
     col: int
@@ -126,7 +128,34 @@ class _Visitor(ast.NodeVisitor):
         if name is not None:
             self._check_dynamic_import(name, node)
             self._check_hazard(name, node)
+        if name == "getattr" and len(node.args) >= 2:
+            owner = self._dotted(node.args[0])
+            attr = node.args[1]
+            if owner and isinstance(attr, ast.Constant) and isinstance(attr.value, str):
+                if forbidden_call(f"{owner}.{attr.value}") is not None:
+                    self._forbidden(f"{owner}.{attr.value}", node)
+        if isinstance(node.func, ast.Attribute) and node.func.attr in FORBIDDEN_METHODS:
+            if name is None or forbidden_call(name) is None:
+                self._forbidden(f"<object>.{node.func.attr}", node)
         self.generic_visit(node)
+
+    # A forbidden function counts wherever it is named (called, stored, passed as a callback),
+    # through any alias: `import os as o; o.system`, `from os import system; system(...)`.
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        name = self._dotted(node)
+        if name is not None and forbidden_call(name) is not None:
+            self._forbidden(name, node)
+            return
+        self.generic_visit(node)
+
+    def visit_Name(self, node: ast.Name) -> None:
+        if isinstance(node.ctx, ast.Load) and node.id in self.aliases:
+            name = self.aliases[node.id]
+            if forbidden_call(name) is not None:
+                self._forbidden(name, node)
+
+    def _forbidden(self, name: str, node: ast.expr) -> None:
+        self.scan.hazards.append(Hazard("forbidden-call", name, node.lineno, node.col_offset))
 
     def _check_dynamic_import(self, name: str, node: ast.Call) -> None:
         if name not in ("importlib.import_module", "__import__") or not node.args:
@@ -173,6 +202,33 @@ class _Visitor(ast.NodeVisitor):
         return ".".join([head, *reversed(parts)])
 
 
+def _lazy_table(node: ast.stmt, current: str, is_package: bool) -> list[ImportRef]:
+    """Modules named by a module-level lazy-import table, as pydantic's `__init__` has:
+    `_dynamic_imports = {'BaseModel': (__spec__.parent, '.main'), 'dataclasses':
+    (__spec__.parent, '__module__')}`, read by a module `__getattr__` on first use."""
+    value = node.value if isinstance(node, (ast.Assign, ast.AnnAssign)) else None
+    if not isinstance(value, ast.Dict) or not value.values:
+        return []
+    refs: list[ImportRef] = []
+    for key, item in zip(value.keys, value.values, strict=True):
+        if not (isinstance(key, ast.Constant) and isinstance(key.value, str)):
+            return []
+        if not (isinstance(item, ast.Tuple) and len(item.elts) == 2):
+            return []
+        target = item.elts[1]
+        if not (isinstance(target, ast.Constant) and isinstance(target.value, str)):
+            return []
+        if target.value == "__module__":
+            module = resolve_relative(key.value, 1, current, is_package)
+        elif target.value.startswith("."):
+            level = len(target.value) - len(target.value.lstrip("."))
+            module = resolve_relative(target.value.lstrip(".") or None, level, current, is_package)
+        else:
+            return []
+        refs.append(ImportRef(module, item.lineno, item.col_offset, dynamic=True))
+    return refs
+
+
 def _is_type_checking(test: ast.expr) -> bool:
     if isinstance(test, ast.Name):
         return test.id == "TYPE_CHECKING"
@@ -187,4 +243,10 @@ def scan_source(
     tree = ast.parse(source, filename=filename)
     visitor = _Visitor(module, is_package)
     visitor.visit(tree)
+    if is_package:
+        for stmt in tree.body:
+            try:
+                visitor.scan.imports += _lazy_table(stmt, module, is_package)
+            except ImportError:
+                continue
     return visitor.scan

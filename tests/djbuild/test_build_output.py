@@ -3,6 +3,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import re
 import subprocess
 import sys
 import tomllib
@@ -62,12 +63,14 @@ def test_pydantic_core_is_the_pyodide_build(dist: Path) -> None:
     assert natives and all("wasm32-emscripten" in n for n in natives)
 
 
-def test_wrangler_config_selects_python_314_and_rewrites_assets(dist: Path) -> None:
+def test_wrangler_config_selects_python_314_and_points_at_the_built_assets(dist: Path) -> None:
     cfg = tomllib.loads((dist / "wrangler.toml").read_text())
     assert cfg["main"] == "src/entry.py"
     assert "python_workers" in cfg["compatibility_flags"]
     assert cfg["compatibility_date"] >= "2026-09-08"
-    assert (dist / cfg["assets"]["directory"]).resolve() == (ROOT / "public").resolve()
+    assert cfg["assets"]["directory"] == "assets"
+    assert cfg["assets"]["binding"] == "ASSETS"
+    assert cfg["assets"]["run_worker_first"] == ["/api/*"]
     assert [ns["binding"] for ns in cfg["kv_namespaces"]] == [
         "SESSIONS",
         "AUDIO_FEATURES_CACHE",
@@ -77,13 +80,57 @@ def test_wrangler_config_selects_python_314_and_rewrites_assets(dist: Path) -> N
     assert "build" not in cfg
 
 
-def test_openapi_document_is_valid_31_and_embedded_for_the_worker(dist: Path) -> None:
+def test_assets_merge_the_project_files_and_the_generated_ones(dist: Path) -> None:
+    assets = dist / "assets"
+    for path in (ROOT / "public").rglob("*"):
+        if path.is_file():
+            rel = path.relative_to(ROOT / "public")
+            assert (assets / rel).read_bytes() == path.read_bytes()
+    assert not (ROOT / "public" / "_djbuild").exists()  # the project's folder is never written
+    generated = {p.relative_to(assets).as_posix() for p in (assets / "_djbuild").rglob("*")}
+    assert {
+        "_djbuild/openapi.json",
+        "_djbuild/docs/index.html",
+        "_djbuild/docs/docs.js",
+        "_djbuild/docs/swagger-ui-bundle.js",
+        "_djbuild/docs/swagger-ui.css",
+        "_djbuild/docs/LICENSE-swagger-ui.txt",
+    } <= generated
+
+
+def test_openapi_document_is_valid_31_compact_and_not_a_worker_module(dist: Path) -> None:
     doc = json.loads((dist / "openapi.json").read_text())
     validate(doc)
     assert doc["openapi"] == "3.1.0"
     assert "/api/health" in doc["paths"]
-    generated = (dist / "src" / "djbuild_generated.py").read_text()
-    assert "OPENAPI_JSON" in generated and "DOCS_HTML" in generated
+    served = (dist / "assets" / "_djbuild" / "openapi.json").read_text()
+    assert json.loads(served) == doc
+    assert served == json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+    assert not list((dist / "src").glob("djbuild_generated*"))
+    assert b"openapi" not in (dist / "src" / "entry.py").read_bytes()
+
+
+def test_docs_page_is_swagger_ui_from_local_files_listing_every_operation(dist: Path) -> None:
+    docs = dist / "assets" / "_djbuild" / "docs"
+    html = (docs / "index.html").read_text()
+    doc = json.loads((dist / "openapi.json").read_text())
+    # every file the page loads is one of ours: nothing from a CDN, so it works offline
+    refs = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert refs and all(r.startswith("/_djbuild/") for r in refs)
+    for ref in refs:
+        assert (dist / "assets" / ref.lstrip("/")).is_file(), ref
+    assert 'data-spec="/_djbuild/openapi.json"' in html
+    assert "validatorUrl: null" in (docs / "docs.js").read_text()
+    assert "SwaggerUIBundle" in (docs / "swagger-ui-bundle.js").read_text()
+    operations = re.findall(r'<li id="op-([^"]+)"><code>(\w+) ([^<]+)</code>', html)
+    listed = {(method.lower(), path) for _, method, path in operations}
+    assert listed == {(m, p) for p, ops in doc["paths"].items() for m in ops}
+    assert len(listed) >= 40
+    lock = json.loads((ROOT / "djbuild" / "node" / "package-lock.json").read_text())
+    version = lock["packages"]["node_modules/swagger-ui-dist"]["version"]
+    manifest = json.loads((dist / "manifest.json").read_text())
+    origins = {f["path"]: f["origin"] for f in manifest["files"]}
+    assert origins["assets/_djbuild/docs/swagger-ui-bundle.js"] == f"npm:swagger-ui-dist@{version}"
 
 
 def test_manifest_lists_every_file_with_size_hash_origin_and_importers(dist: Path) -> None:
@@ -111,16 +158,10 @@ def test_two_builds_are_byte_identical(tmp_path: Path, dist: Path) -> None:
     build_project(ROOT, again)
     first = _tree(dist)
     second = _tree(again)
-    # the assets path is relative to each dist folder: same text only at the same depth
-    first.pop("wrangler.toml")
-    second.pop("wrangler.toml")
-    first.pop("manifest.json")
-    second.pop("manifest.json")
     assert first == second
     m1 = json.loads((dist / "manifest.json").read_text())
     m2 = json.loads((again / "manifest.json").read_text())
-    strip = lambda m: [f for f in m["files"] if f["path"] != "wrangler.toml"]  # noqa: E731
-    assert strip(m1) == strip(m2)
+    assert m1 == m2
 
 
 def test_rebuilding_into_the_same_folder_gives_the_same_hash(tmp_path: Path) -> None:
