@@ -175,7 +175,8 @@ class _Driver:
                 else:
                     yielded = coro.send(value)
             except StopIteration as stop:
-                hooks.step_end(meter, started)
+                if hooks.step_end(meter, started):
+                    raise CpuLimitExceeded(f"request stopped: {meter.killReason}") from None
                 return stop.value
             except BaseException:
                 hooks.step_end(meter, started)

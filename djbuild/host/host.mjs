@@ -851,6 +851,11 @@ async function main() {
     process.on(sig, () => shutdown(sig));
   }
   process.on('unhandledRejection', (err) => {
+    if (isFatal(err) && runtime.isolate) {
+      // A fatal error inside a task step of the event loop: no request's promise sees it.
+      discardIsolate(runtime, err);
+      return;
+    }
     process.stderr.write(`djbuild-host: unhandled rejection: ${err?.stack ?? err}\n`);
   });
 
@@ -974,7 +979,15 @@ async function bootIsolate(boot) {
   const topModules = imported.get(3).toJs();
   imported.destroy();
   const entryCls = hostPy.entry_class(module, 'Default');
+  // Rejected when the isolate dies: requests still waiting on it fail at once.
+  let kill;
+  const dead = new Promise((_, reject) => {
+    kill = reject;
+  });
+  dead.catch(() => {});
   return {
+    dead,
+    kill,
     pyodide,
     entryCls,
     handleFetch: hostPy.handle_fetch,
@@ -992,6 +1005,7 @@ function isFatal(err) {
 
 function discardIsolate(runtime, err) {
   if (runtime.isolate === null) return;
+  runtime.isolate.kill(err);
   runtime.isolate = null;
   note(
     `the isolate suffered a fatal error (${String(err?.message ?? err).split('\n')[0]}); ` +
@@ -1085,15 +1099,18 @@ async function runWorker(runtime, request, label) {
   if (workerClock.frozen) advanceWorkerClock();
   let response;
   try {
-    response = await isolate.handleFetch.callPromising(
-      isolate.entryCls,
-      ctx,
-      runtime.env,
-      request,
-      meter,
-    );
+    response = await Promise.race([
+      isolate.handleFetch.callPromising(isolate.entryCls, ctx, runtime.env, request, meter),
+      isolate.dead,
+    ]);
   } catch (err) {
     if (isFatal(err)) discardIsolate(runtime, err);
+    err.meter = meter;
+    throw err;
+  }
+  if (meter.killed) {
+    response?.destroy?.();
+    const err = new Error(`request stopped: ${meter.killReason}`);
     err.meter = meter;
     throw err;
   }
@@ -1126,7 +1143,9 @@ async function answerUnknownMethod(runtime, socket, packet) {
     const { response } = await runWorker(runtime, probe, `OPTIONS ${target}`);
     allow = response.headers.get('allow');
     response.body?.cancel().catch(() => {});
-  } catch {}
+  } catch (err) {
+    note(`OPTIONS ${target} for an unknown method failed: ${err?.message ?? err}`);
+  }
   const body = JSON.stringify(
     allow ? { error: 'Method not allowed', allow: allow.split(/,\s*/) } : { error: 'Method not allowed' },
   );
