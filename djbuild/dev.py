@@ -16,10 +16,11 @@ import traceback
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import click
 
-from djbuild.host import HostError, LocalHost
+from djbuild.host import HostError, LocalHost, startup_budget
 
 BuildFn = Callable[[Path, Path], object]
 WATCHED = ("routes", "runtime", "dj", "wrangler.toml")
@@ -84,6 +85,7 @@ class DevServer:
         watch: Iterable[Path] | None = None,
         echo: bool = True,
         env_file: Path | None = None,
+        host_options: dict[str, Any] | None = None,
     ) -> None:
         self.root = root.resolve()
         self.out_dir = out_dir if out_dir.is_absolute() else self.root / out_dir
@@ -94,6 +96,7 @@ class DevServer:
         self.watch_paths = list(watch) if watch is not None else [self.root / w for w in WATCHED]
         self.echo = echo
         self.env_file = env_file
+        self.host_options = dict(host_options or {})  # limits: plan, startup budget, clock
         self.local: LocalHost | None = None
         self.url = ""
         self.builds = 0
@@ -133,6 +136,7 @@ class DevServer:
             persist_to=self.persist_to,
             echo=self.echo,
             env_file=self.env_file,
+            **self.host_options,
         )
         started = time.perf_counter()
         self.url = self.local.start()
@@ -140,6 +144,12 @@ class DevServer:
             f"serving {self.url} (host up in {(time.perf_counter() - started) * 1000:.0f} ms, "
             f"worker import {self.local.import_ms:.0f} ms)"
         )
+        report = self.local.startup
+        if report is not None and report.over:
+            _say(
+                f"warning: {report.production_message()}; Cloudflare would refuse this "
+                f"upload (error 10021). Top modules by import CPU time:\n{report.top_table()}"
+            )
 
     def start(self) -> str:
         """First build and start; raises if there is no good build to serve."""
@@ -234,6 +244,26 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     help="Start local fakes of Spotify, Deezer, Last.fm, MusicBrainz and Anthropic and point "
     "the worker at them (offline demo; no account needed).",
 )
+@click.option(
+    "--plan",
+    type=click.Choice(["free", "paid"]),
+    default="paid",
+    show_default=True,
+    help="Workers plan whose limits the host enforces (CPU time per request, subrequests); "
+    "[limits] cpu_ms in the wrangler config overrides the plan's CPU time.",
+)
+@click.option(
+    "--startup-budget-ms",
+    type=click.FloatRange(min=1),
+    default=None,
+    help="Warn when the top level takes more CPU time [default: [tool.djbuild] "
+    "startup_budget_ms, else 1000].",
+)
+@click.option(
+    "--workerd-clock",
+    is_flag=True,
+    help="Date.now()/performance.now() (and Python's time) advance only across I/O, as on workerd.",
+)
 def dev(
     port: int,
     host: str,
@@ -242,13 +272,27 @@ def dev(
     out_dir: Path,
     env_file: Path | None,
     fakes: bool,
+    plan: str,
+    startup_budget_ms: float | None,
+    workerd_clock: bool,
 ) -> None:
     """Build the worker, serve it locally, rebuild and restart on change."""
     suite = None
     if fakes:
         suite, env_file = _start_fakes(root, env_file)
+    host_options = {
+        "plan": plan,
+        "startup_budget_ms": startup_budget(root, startup_budget_ms),
+        "workerd_clock": workerd_clock or None,  # None: $DJBUILD_WORKERD_CLOCK decides
+    }
     server = DevServer(
-        root, out_dir, port=port, host=host, persist_to=persist_to, env_file=env_file
+        root,
+        out_dir,
+        port=port,
+        host=host,
+        persist_to=persist_to,
+        env_file=env_file,
+        host_options=host_options,
     )
     signal.signal(signal.SIGTERM, _raise_interrupt)
     started = time.perf_counter()

@@ -335,6 +335,21 @@ class LocalHost:
         self.stop()
 
 
+def startup_budget(root: Path | str, option: float | None = None) -> float:
+    """The startup budget in ms: the option, else `[tool.djbuild] startup_budget_ms`, else 1,000."""
+    if option is not None:
+        return float(option)
+    pyproject = Path(root) / "pyproject.toml"
+    if pyproject.exists():
+        import tomllib
+
+        settings = tomllib.loads(pyproject.read_text()).get("tool", {}).get("djbuild", {})
+        value = settings.get("startup_budget_ms")
+        if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+            return float(value)
+    return float(DEFAULT_STARTUP_BUDGET_MS)
+
+
 def check_startup(
     dist_dir: Path | str, *, budget_ms: float | None = None, start_timeout: float = 120.0
 ) -> StartupReport:
@@ -347,4 +362,11 @@ def check_startup(
         return host.startup
 
 
-__all__ = ["HOST_SCRIPT", "HostError", "LocalHost", "StartupReport", "check_startup"]
+__all__ = [
+    "HOST_SCRIPT",
+    "HostError",
+    "LocalHost",
+    "StartupReport",
+    "check_startup",
+    "startup_budget",
+]
