@@ -777,9 +777,16 @@ async function main() {
   });
   server.on('error', (err) => note(`server error: ${err.message}`));
   server.on('clientError', (err, socket) => {
+    // Node's own answers when no listener is installed.
     const fallback = () => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
-      else socket.destroy();
+      if (!socket.writable || err.code === 'ECONNRESET') return socket.destroy();
+      const status =
+        err.code === 'HPE_HEADER_OVERFLOW'
+          ? '431 Request Header Fields Too Large'
+          : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+            ? '408 Request Timeout'
+            : '400 Bad Request';
+      socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\n\r\n`);
     };
     if (err.code !== 'HPE_INVALID_METHOD' || !err.rawPacket) return fallback();
     ready
