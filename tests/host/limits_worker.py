@@ -9,6 +9,7 @@ import js
 from workers import Response, WorkerEntrypoint
 
 ALLOW = "GET, HEAD, POST"
+_held = []  # memory the /api/alloc route keeps alive
 
 
 def spin(loops):
@@ -64,6 +65,9 @@ class Default(WorkerEntrypoint):
 
             self.ctx.waitUntil(asyncio.ensure_future(later()))
             return Response.json({"scheduled": key})
+        if path == "/api/alloc":
+            _held.append(bytearray(int(params["mb"]) * 1024 * 1024))
+            return Response.json({"held_mb": sum(len(b) for b in _held) // (1024 * 1024)})
         if path == "/api/kv/get":
             return Response.json({"value": await self.env.CACHE.get(params["key"])})
         if path == "/api/deep-json":
