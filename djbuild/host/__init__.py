@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -38,13 +38,45 @@ DEFAULT_STARTUP_BUDGET_MS = 1000
 Plan = Literal["free", "paid"]
 
 
-class LineBuffer(deque[str]):
-    """The latest output lines, oldest dropped first; slicing gives a list."""
+class LineBuffer:
+    """The host's latest output lines, oldest dropped first.
 
-    def __getitem__(self, key: Any) -> Any:  # type: ignore[override]
+    Indices are absolute line numbers since the host started, so the idiom
+    `mark = len(host.lines); ...; host.lines[mark:]` keeps working after old lines were
+    dropped: `len()` counts every line ever read, slices give the held lines in that range.
+    """
+
+    def __init__(self, maxlen: int) -> None:
+        self._held: deque[str] = deque(maxlen=maxlen)
+        self.dropped = 0
+
+    def append(self, line: str) -> None:
+        if len(self._held) == self._held.maxlen:
+            self.dropped += 1
+        self._held.append(line)
+
+    def __len__(self) -> int:
+        return self.dropped + len(self._held)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._held)
+
+    def __contains__(self, line: object) -> bool:
+        return line in self._held
+
+    def held(self) -> int:
+        return len(self._held)
+
+    def __getitem__(self, key: int | slice) -> Any:
+        total = len(self)
         if isinstance(key, slice):
-            return list(self)[key]
-        return super().__getitem__(key)
+            start, stop, step = key.indices(total)
+            start, stop = max(start, self.dropped), max(stop, self.dropped)
+            return list(self._held)[start - self.dropped : stop - self.dropped : step]
+        index = key + total if key < 0 else key
+        if not self.dropped <= index < total:
+            raise IndexError("line not held (dropped from the ring buffer, or not yet read)")
+        return self._held[index - self.dropped]
 
 
 @dataclass
@@ -135,7 +167,6 @@ class LocalHost:
             workerd_clock = os.environ.get("DJBUILD_WORKERD_CLOCK", "") not in ("", "0")
         self.workerd_clock = workerd_clock
         self.lines = LineBuffer(maxlen=max_lines)
-        self.lines_seen = 0  # every line ever read, including those the ring buffer dropped
         self.startup: StartupReport | None = None
         self._new_line = threading.Condition()
         self.url: str = ""
@@ -225,7 +256,7 @@ class LocalHost:
 
     def _tail(self, count: int) -> str:
         with self._lock:
-            return "\n".join(list(self.lines)[-count:])
+            return "\n".join(self.lines[-count:])
 
     def _pump(self, stream: object) -> None:
         assert stream is not None
@@ -234,7 +265,6 @@ class LocalHost:
             with self._new_line:
                 with self._lock:
                     self.lines.append(line)
-                    self.lines_seen += 1
                 self._new_line.notify_all()
             if line.startswith(STARTUP_PREFIX) and self.startup is None:
                 try:
@@ -288,10 +318,15 @@ class LocalHost:
         with self._lock:
             return "\n".join(self.lines)
 
+    @property
+    def lines_seen(self) -> int:
+        """Every line read so far, including those the ring buffer dropped."""
+        return len(self.lines)
+
     def mark(self) -> int:
         """A position in the output: pass it to `wait_for_line(since=...)`."""
         with self._lock:
-            return self.lines_seen
+            return len(self.lines)
 
     def wait_for_line(self, pattern: str, timeout: float = 10.0, since: int | None = None) -> str:
         """Wait until an output line matches the regex `pattern`; return it.
@@ -303,24 +338,19 @@ class LocalHost:
         deadline = time.monotonic() + timeout
         with self._new_line:
             with self._lock:
-                held = list(self.lines)
-                seen = self.lines_seen
-            start = 0 if since is None else max(0, len(held) - (seen - since))
-            for line in held[start:]:
-                if regex.search(line):
-                    return line
+                pending = self.lines[(since or 0) :]
+                seen = len(self.lines)
             while True:
+                for line in pending:
+                    if regex.search(line):
+                        return line
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise TimeoutError(f"no output line matched {pattern!r}:\n{self._tail(60)}")
                 self._new_line.wait(remaining)
                 with self._lock:
-                    fresh = self.lines_seen - seen
-                    new_lines = list(self.lines)[-fresh:] if fresh else []
-                    seen = self.lines_seen
-                for line in new_lines[-len(self.lines) :]:
-                    if regex.search(line):
-                        return line
+                    pending = self.lines[seen:]
+                    seen = len(self.lines)
 
     def __enter__(self) -> LocalHost:
         self.start()

@@ -19,10 +19,23 @@ def fed(host: LocalHost, lines: list[str]) -> None:
 def test_only_the_latest_lines_are_kept(tmp_path: Path) -> None:
     host = LocalHost(tmp_path, max_lines=100)
     fed(host, [f"line {i}" for i in range(1000)])
-    assert len(host.lines) == 100
-    assert host.lines[0] == "line 900" and host.lines[-1] == "line 999"
+    assert host.lines.held() == 100 and host.lines[900] == "line 900"
     assert host.lines[-3:] == ["line 997", "line 998", "line 999"]
-    assert host.lines_seen == 1000
+    assert len(host.lines) == host.lines_seen == 1000
+    with pytest.raises(IndexError):
+        host.lines[0]  # dropped
+
+
+def test_a_length_mark_still_slices_the_new_lines_once_old_ones_were_dropped(
+    tmp_path: Path,
+) -> None:
+    host = LocalHost(tmp_path, max_lines=100)
+    fed(host, [f"old {i}" for i in range(500)])
+    mark = len(host.lines)
+    fed(host, ["new 1", "new 2"])
+    assert host.lines[mark:] == ["new 1", "new 2"]
+    # 502 lines read, the last 100 held: lines 0..401 are gone
+    assert host.lines[:402] == [] and host.lines[:403] == ["old 402"]
 
 
 def test_wait_for_line_since_a_mark_ignores_older_lines(tmp_path: Path) -> None:
