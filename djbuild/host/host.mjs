@@ -1116,6 +1116,7 @@ async function runWorker(runtime, request, label) {
   } catch (err) {
     if (isFatal(err)) discardIsolate(runtime, err);
     err.meter = meter;
+    err.ctx = ctx;
     throw err;
   }
   if (meter.killed) {
@@ -1223,6 +1224,8 @@ async function handle(runtime, req, res) {
     } catch (err) {
       meter = err?.meter ?? null;
       finished = true;
+      // waitUntil work registered before the failure still gets its deadline
+      err?.ctx?.limitAfterResponse(runtime.limits.waitUntilMs, `${method} ${loggablePath(rawPath)}`);
       if (meter?.killReason === 'cpu') {
         response = limitExceededResponse();
         if (!res.destroyed) {
