@@ -4,8 +4,11 @@
     python3 tasks.py dev    build the DJ API and serve it locally (offline, against fakes)
     python3 tasks.py test   lint and run every test
 
-Both create .venv/ on first use and install the project into it (Node, npm packages and
-Pyodide wheels are then installed by djbuild itself, into its cache, on first use).
+Both create .venv/ on first use and install the project into it: djbuild and its runtime,
+editable, with the test tools (Node, npm packages and Pyodide wheels are then installed by
+djbuild itself, into its cache, on first use). The DJ API (routes/, dj/, fakes/) is not
+installed: djbuild finds it through [tool.djbuild] in pyproject.toml, and the tests import it
+from the project root (pytest's pythonpath).
 """
 
 from __future__ import annotations

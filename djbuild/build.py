@@ -154,6 +154,7 @@ def build_project(
     manifest = None
     out: Path | None = None
     if write:
+        t = _build_frontend(cfg, lap, t)
         out = (out_dir or cfg.root / "dist").resolve()
         manifest = _write_dist(cfg, out, closure, vendored, entry_source, doc, openapi_text)
         lap("write", t)
@@ -169,6 +170,18 @@ def build_project(
         routes=len(the_app.all_routes()),
         timings=timings,
     )
+
+
+def _build_frontend(cfg: config_mod.ProjectConfig, lap: Any, since: float) -> float:
+    """`[tool.djbuild.assets] build`: the front-end step, before anything is written."""
+    from . import frontend
+
+    try:
+        if frontend.run(cfg.assets, cfg.root):
+            return lap("assets", since)
+    except frontend.FrontendBuildError as exc:
+        raise BuildError(exc.summary, exc.details) from None
+    return since
 
 
 def _check_out(out: Path, root: Path) -> None:

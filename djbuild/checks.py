@@ -101,6 +101,6 @@ def _check_one(r: Route) -> list[str]:
             out.append(f"handler {r.handler.__name__} must take {shape}")
     if r.auth not in (None, "bearer"):
         out.append(f"unknown auth {r.auth!r} (supported: 'bearer')")
-    if r.stream not in (None, "sse"):
-        out.append(f"unknown stream kind {r.stream!r} (supported: 'sse')")
+    if r.stream is not None and getattr(r.stream, "kind", None) != "sse":
+        out.append(f"unknown stream kind {r.stream!r} (supported: runtime.sse.SSE)")
     return out

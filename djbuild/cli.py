@@ -1,4 +1,4 @@
-"""The `djbuild` command line: build, check, openapi, deploy and dev.
+"""The `djbuild` command line: build, check, openapi, deploy, dev and init.
 
 Exit codes: 0 success, 1 the project has problems (listed on stderr), 2 usage errors.
 """
@@ -44,6 +44,7 @@ def main() -> None:
     djbuild openapi    print the OpenAPI document
     djbuild dev        build and serve locally on Pyodide, rebuilding on change
     djbuild deploy     run wrangler against dist/ (--dry-run works offline)
+    djbuild init NAME  create a new Worker project
     """
 
 
@@ -193,6 +194,36 @@ def deploy(root: Path, dry_run: bool, no_build: bool, wrangler_args: tuple[str, 
         sys.exit(1)
     if report.upload_kib is not None:
         click.echo(f"wrangler: total upload {report.upload_kib} KiB / gzip {report.gzip_kib} KiB")
+
+
+@main.command()
+@click.argument("name")
+@click.option(
+    "--dir",
+    "parent",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Folder to create the project in.",
+)
+def init(name: str, parent: Path) -> None:
+    """Create a new Worker project NAME: routes, a test, pyproject.toml, wrangler.toml.
+
+    The project checks, builds, serves (`djbuild dev`) and deploys as it is.
+    """
+    from .scaffold import ScaffoldError, create
+
+    try:
+        target, written = create(name, parent)
+    except ScaffoldError as exc:
+        click.secho(f"error: {exc}", fg="red", err=True)
+        sys.exit(1)
+    for rel in written:
+        click.echo(f"  wrote {name}/{rel}")
+    click.echo(
+        f"next: cd {target} && djbuild check && djbuild dev   "
+        "(tests: python -m pytest; deploy: djbuild deploy)"
+    )
 
 
 def _register_dev() -> None:

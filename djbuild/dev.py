@@ -3,13 +3,18 @@
 Each build goes to a staging folder first; only a build that succeeds replaces the served
 `dist/` and restarts the host, so a broken edit keeps the last good build serving. If the new
 build fails to start (e.g. it raises at import), the previous build is put back and served.
-Changes are found by polling modification times; no extra dependency.
+Every build sees the project as it is on disk: edited modules, and the modules importing them,
+are imported afresh (djbuild.fresh), so route checks and the OpenAPI document always match the
+code being served. What to watch and which local services to start come from
+`[tool.djbuild.dev]` (djbuild.config, djbuild.services): djbuild imports nothing of the app
+itself. Changes are found by polling modification times; no extra dependency.
 """
 
 from __future__ import annotations
 
 import shutil
 import signal
+import socket
 import sys
 import time
 import traceback
@@ -20,24 +25,19 @@ from typing import Any
 
 import click
 
+from djbuild import config as config_mod
+from djbuild import services as services_mod
+from djbuild.fresh import ProjectModules, forget_bytecode, importers_from
 from djbuild.host import HostError, LocalHost, startup_budget
 
 BuildFn = Callable[[Path, Path], object]
-WATCHED = ("routes", "runtime", "dj", "wrangler.toml")
+# Never worth a rebuild, wherever they sit under a watched folder.
+SKIPPED_PARTS = frozenset({"__pycache__", "node_modules", ".git", ".venv", ".wrangler"})
 
 
-def _default_build(root: Path, out_dir: Path) -> object:
-    try:
-        from djbuild.build import build_project  # type: ignore[import-not-found]
-    except ImportError as exc:
-        raise click.ClickException(
-            f"djbuild.build.build_project is not available ({exc}); cannot build the project"
-        ) from exc
-    return build_project(root, out_dir)
-
-
-def snapshot(paths: Iterable[Path]) -> dict[str, float]:
+def snapshot(paths: Iterable[Path], ignore: Iterable[Path] = ()) -> dict[str, float]:
     """Modification times of every file under `paths` (folders walked, caches skipped)."""
+    ignored = [p.resolve() for p in ignore]
     seen: dict[str, float] = {}
     for base in paths:
         if base.is_file():
@@ -46,7 +46,9 @@ def snapshot(paths: Iterable[Path]) -> dict[str, float]:
         if not base.is_dir():
             continue
         for path in base.rglob("*"):
-            if "__pycache__" in path.parts or path.suffix == ".pyc":
+            if SKIPPED_PARTS.intersection(path.relative_to(base).parts) or path.suffix == ".pyc":
+                continue
+            if ignored and any(path.is_relative_to(i) for i in ignored):
                 continue
             try:
                 if path.is_file():
@@ -54,6 +56,13 @@ def snapshot(paths: Iterable[Path]) -> dict[str, float]:
             except OSError:
                 continue
     return seen
+
+
+def _watched(root: Path) -> list[Path]:
+    try:
+        return config_mod.load(root).dev.watch
+    except config_mod.ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _describe(exc: BaseException) -> str:
@@ -85,15 +94,17 @@ class DevServer:
         watch: Iterable[Path] | None = None,
         echo: bool = True,
         env_file: Path | None = None,
+        leave: Iterable[str] = (),
         host_options: dict[str, Any] | None = None,
     ) -> None:
         self.root = root.resolve()
         self.out_dir = out_dir if out_dir.is_absolute() else self.root / out_dir
-        self.build_fn: BuildFn = build or _default_build
+        self.modules = ProjectModules(self.root, leave)  # `leave`: the dev services' packages
+        self.build_fn: BuildFn = build or self._build_from_disk
         self.port = port
         self.host = host
         self.persist_to = persist_to or self.root / ".wrangler" / "state"
-        self.watch_paths = list(watch) if watch is not None else [self.root / w for w in WATCHED]
+        self.watch_paths = list(watch) if watch is not None else _watched(self.root)
         self.echo = echo
         self.env_file = env_file
         self.host_options = dict(host_options or {})  # limits: plan, startup budget, clock
@@ -102,6 +113,15 @@ class DevServer:
         self.builds = 0
         self.failed_builds = 0
         self._mtimes: dict[str, float] = {}
+
+    def _build_from_disk(self, root: Path, out_dir: Path) -> object:
+        """The real build, importing what changed since the last one afresh (djbuild.fresh)."""
+        from djbuild.build import build_project
+
+        with self.modules.active():
+            result = build_project(root, out_dir)
+        self.modules.importers = importers_from(result)
+        return result
 
     @property
     def _staging(self) -> Path:
@@ -151,9 +171,13 @@ class DevServer:
                 f"upload (error 10021). Top modules by import CPU time:\n{report.top_table()}"
             )
 
+    def _snapshot(self) -> dict[str, float]:
+        outputs = (self.out_dir, self._staging, self._previous, self.persist_to)
+        return snapshot(self.watch_paths, ignore=outputs)
+
     def start(self) -> str:
         """First build and start; raises if there is no good build to serve."""
-        self._mtimes = snapshot(self.watch_paths)
+        self._mtimes = self._snapshot()
         if not self._build_staging():
             raise click.ClickException("the first build failed; fix it and run djbuild dev again")
         shutil.rmtree(self.out_dir, ignore_errors=True)
@@ -162,8 +186,12 @@ class DevServer:
         return self.url
 
     def changed(self) -> bool:
-        current = snapshot(self.watch_paths)
+        current = self._snapshot()
         if current != self._mtimes:
+            paths = current.keys() | self._mtimes.keys()
+            edited = {p for p in paths if current.get(p) != self._mtimes.get(p)}
+            forget_bytecode(edited)
+            self.modules.forget(edited)
             self._mtimes = current
             return True
         return False
@@ -239,10 +267,13 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     help="Secrets and vars in .dev.vars format (default: .dev.vars beside the wrangler config).",
 )
 @click.option(
+    "--services",
     "--fakes",
+    "with_services",
     is_flag=True,
-    help="Start local fakes of Spotify, Deezer, Last.fm, MusicBrainz and Anthropic and point "
-    "the worker at them (offline demo; no account needed).",
+    help="Start the local services of [tool.djbuild.dev] services and give the worker their "
+    "vars (the DJ API: fakes of Spotify, Deezer, Last.fm, MusicBrainz and Anthropic, an "
+    "offline demo with no account needed).",
 )
 @click.option(
     "--plan",
@@ -271,20 +302,56 @@ def dev(
     root: Path,
     out_dir: Path,
     env_file: Path | None,
-    fakes: bool,
+    with_services: bool,
     plan: str,
     startup_budget_ms: float | None,
     workerd_clock: bool,
 ) -> None:
     """Build the worker, serve it locally, rebuild and restart on change."""
-    suite = None
-    if fakes:
-        suite, env_file = _start_fakes(root, env_file)
-    host_options = {
-        "plan": plan,
-        "startup_budget_ms": startup_budget(root, startup_budget_ms),
-        "workerd_clock": workerd_clock or None,  # None: $DJBUILD_WORKERD_CLOCK decides
-    }
+    try:
+        cfg = config_mod.load(root)
+    except config_mod.ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    port = port or _free_port(host)
+    origin = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    user_env = env_file or _default_env_file(cfg)
+    running = None
+    if with_services:
+        if not cfg.dev.services:
+            raise click.ClickException(
+                "--services needs [tool.djbuild.dev] services = 'module:function' in pyproject.toml"
+            )
+        try:
+            running = services_mod.start(cfg.dev.services, cfg.root, origin)
+        except services_mod.ServicesError as exc:
+            raise click.ClickException(str(exc)) from None
+        _say(f"services {running.spec} started; vars for the worker: {', '.join(running.vars)}")
+    try:
+        env_path = _compose_env(cfg.root, running, user_env)
+        leave = [running.spec.partition(":")[0].split(".")[0]] if running else []
+        host_options = {
+            "plan": plan,
+            "startup_budget_ms": startup_budget(root, startup_budget_ms),
+            "workerd_clock": workerd_clock or None,  # None: $DJBUILD_WORKERD_CLOCK decides
+        }
+        _serve(root, out_dir, port, host, persist_to, env_path, cfg.dev.watch, leave, host_options)
+    finally:
+        if running is not None:
+            running.stop()
+    sys.exit(0)
+
+
+def _serve(
+    root: Path,
+    out_dir: Path,
+    port: int,
+    host: str,
+    persist_to: Path | None,
+    env_file: Path | None,
+    watch: list[Path],
+    leave: list[str],
+    host_options: dict[str, Any] | None = None,
+) -> None:
     server = DevServer(
         root,
         out_dir,
@@ -292,47 +359,47 @@ def dev(
         host=host,
         persist_to=persist_to,
         env_file=env_file,
+        watch=watch,
+        leave=leave,
         host_options=host_options,
     )
     signal.signal(signal.SIGTERM, _raise_interrupt)
     started = time.perf_counter()
     try:
-        try:
-            url = server.start()
-        except HostError as exc:
-            # The host's own output (traceback, error line) was already echoed above.
-            raise click.ClickException(str(exc).splitlines()[0]) from exc
-        click.echo(
-            f"ready: {url} (started in {(time.perf_counter() - started):.1f} s; Ctrl-C stops)"
-        )
-        if suite is not None:
-            click.echo(
-                "OFFLINE DEMO: every upstream is a local fake; no real Spotify, Anthropic, Deezer,\n"
-                f"Last.fm or MusicBrainz is called. Try: curl {url}/api/health, open {url}/api/docs;\n"
-                f"a Spotify token the fake accepts: {suite.vars.get('FAKE_SPOTIFY_DEV_TOKEN', '')}"
-            )
-        try:
-            server.serve_forever()
-        except KeyboardInterrupt:
-            click.echo("stopped", err=True)
-        finally:
-            server.stop()
+        url = server.start()
+    except HostError as exc:
+        server.stop()
+        # The host's own output (traceback, error line) was already echoed above.
+        raise click.ClickException(str(exc).splitlines()[0]) from exc
+    click.echo(f"ready: {url} (started in {(time.perf_counter() - started):.1f} s; Ctrl-C stops)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        click.echo("stopped", err=True)
     finally:
-        if suite is not None:
-            suite.stop()
-    sys.exit(0)
+        server.stop()
 
 
-def _start_fakes(root: Path, env_file: Path | None) -> tuple[object, Path]:
-    """Start the fakes and write the vars that point the worker at them (plus any given file)."""
-    from fakes import start_all
+def _free_port(host: str) -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
 
-    suite = start_all(demo_playback=True)
-    target = root.resolve() / ".wrangler" / "fakes.dev.vars"
+
+def _default_env_file(cfg: config_mod.ProjectConfig) -> Path | None:
+    """`.dev.vars` beside the wrangler config, as wrangler reads it."""
+    candidate = cfg.wrangler_path.parent / ".dev.vars"
+    return candidate if candidate.is_file() else None
+
+
+def _compose_env(
+    root: Path, running: services_mod.RunningServices | None, user_env: Path | None
+) -> Path | None:
+    """The env file the host reads: the services' vars, then the user's own lines."""
+    if running is None:
+        return user_env
+    target = root / ".wrangler" / "djbuild-dev.vars"
     target.parent.mkdir(parents=True, exist_ok=True)
-    extra = env_file.read_text() if env_file is not None else ""
-    target.write_text(suite.dev_vars() + extra)
-    for name, value in sorted(suite.vars.items()):
-        if name.endswith("_BASE"):
-            _say(f"fake {name} = {value}")
-    return suite, target
+    user_text = user_env.read_text() if user_env is not None else ""
+    target.write_text(services_mod.dev_vars(running.vars, user_text))
+    return target

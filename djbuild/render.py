@@ -11,7 +11,10 @@ import jinja2
 
 from . import tomlwriter
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+_HERE = Path(__file__).resolve().parent
+# Installed, templates/ ships inside the package (djbuild/templates); in the source tree it is
+# the project root's templates/.
+TEMPLATES = _HERE / "templates" if (_HERE / "templates").is_dir() else _HERE.parent / "templates"
 
 # A date on or after 2026-09-08 selects Python 3.14 (Pyodide 314) on Workers.
 PY314_DATE = "2026-09-08"

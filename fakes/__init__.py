@@ -1,6 +1,7 @@
 """Loopback fakes of the services the DJ API calls (Spotify, Deezer, Last.fm, MusicBrainz,
 Anthropic), for tests and the offline demo. Host-side CPython only; never imported by the
-Worker. Start them all with `start_all()` or `python -m fakes`.
+Worker. Start them all with `start_all()` or `python -m fakes`; `djbuild dev --fakes` starts
+them through `dev_services` (`[tool.djbuild.dev] services` in pyproject.toml).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from .deezer import FakeDeezer
 from .lastfm import FakeLastFm
 from .musicbrainz import FakeMusicBrainz
 from .spotify import DEV_TOKEN, FakeSpotify
-from .suite import FakeSuite, start_all
+from .suite import FakeSuite, dev_services, start_all
 
 __all__ = [
     "CATALOG",
@@ -30,6 +31,7 @@ __all__ = [
     "Fault",
     "RecordedCall",
     "Reply",
+    "dev_services",
     "start_all",
     "text",
     "thinking",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 
@@ -103,3 +105,25 @@ def start_all(
         "FAKE_SPOTIFY_DEV_TOKEN": DEV_TOKEN,
     }
     return suite
+
+
+def dev_services(origin: str) -> tuple[dict[str, str], Callable[[], None]]:
+    """`djbuild dev --fakes`: the DJ API's local services (`[tool.djbuild.dev] services`).
+
+    Starts every fake (the Spotify player already playing), and answers the vars that point
+    the worker at them plus `FRONTEND_URL=origin`, so the OAuth callback comes back to the dev
+    server instead of the production front end (a FRONTEND_URL in .dev.vars still wins).
+    """
+    suite = start_all(demo_playback=True)
+    values = {**suite.vars, "FRONTEND_URL": origin}
+    for name, value in sorted(values.items()):
+        if name.endswith("_BASE"):
+            print(f"fakes: {name} = {value}", file=sys.stderr)
+    print(
+        "OFFLINE DEMO: every upstream is a local fake; no real Spotify, Anthropic, Deezer,\n"
+        f"Last.fm or MusicBrainz is called. Try: curl {origin}/api/health, open {origin}/api/docs;\n"
+        f"a Spotify token the fake accepts: {DEV_TOKEN}",
+        file=sys.stderr,
+        flush=True,
+    )
+    return values, suite.stop

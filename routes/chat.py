@@ -13,7 +13,7 @@ import json
 
 from dj.chat.session import run_chat
 from runtime import Context, Response, Router
-from runtime.sse import EventStream, before_stream
+from runtime.sse import SSE, EventStream, before_stream
 
 router = Router(tags=["chat"])
 
@@ -36,8 +36,7 @@ async def read_json(c: Context) -> Response | None:
 
 @router.post(
     "/message",
-    stream="sse",
-    sse_done=True,
+    stream=SSE(done=True),
     summary="Chat with Claude (server-sent events)",
     description=(
         "JSON body `{message: 1-2000 chars, conversationHistory?: [{role, content}] (max 20), "

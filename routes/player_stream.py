@@ -45,7 +45,7 @@ from dj.player_transitions import (
 from dj.spotify_models import ErrorBody, SpotifyUser
 from dj.upstreams import Upstreams
 from runtime import Context, Router, budget, kv, outbound
-from runtime.sse import EventStream
+from runtime.sse import SSE, EventStream
 
 router = Router(tags=["player"], auth="bearer")
 
@@ -120,8 +120,7 @@ class Listener:
 
 @router.get(
     "/stream",
-    stream="sse",
-    sse_framing="named",
+    stream=SSE(framing="named"),
     responses={401: ErrorBody},
     summary="Live playback state (SSE, delta protocol v2)",
     description=(

@@ -19,7 +19,7 @@ from dj.mix.steer import run_stream
 from dj.models.mix import CamelModel, MixSession
 from dj.spotify_models import BadRequest, ErrorBody
 from runtime import Context, HTTPError, Response, Router
-from runtime.sse import EventStream, before_stream
+from runtime.sse import SSE, EventStream, before_stream
 
 router = Router(tags=["mix"], auth="bearer")
 
@@ -42,9 +42,7 @@ async def _prepare(c: Context) -> Response | None:
 @router.post(
     "/steer-stream",
     body=SteerStreamRequest,
-    stream="sse",
-    sse_framing="json",
-    sse_heartbeat=0,
+    stream=SSE(framing="json", heartbeat=0),
     responses={
         200: None,
         400: BadRequest,

@@ -1,8 +1,9 @@
 """Route declarations and routers.
 
 A route is data: method, path, the pydantic models of its inputs and of each response
-status, its auth, whether it streams, and OpenAPI metadata. The same declaration drives
-validation at run time and the OpenAPI document at build time.
+status, its auth, how it streams (a spec object, e.g. `runtime.sse.SSE`), and OpenAPI
+metadata. The same declaration drives validation at run time and the OpenAPI document at
+build time.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import inspect
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
 
@@ -19,7 +20,13 @@ METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 _PARAM = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 
 Auth = Literal["bearer"] | None
-StreamKind = Literal["sse"] | None
+
+
+class StreamSpec(Protocol):
+    """A streaming route's settings (`runtime.sse.SSE`); `kind` names the protocol."""
+
+    @property
+    def kind(self) -> str: ...
 
 
 @dataclass
@@ -33,7 +40,7 @@ class Route:
     body: type[BaseModel] | None = None
     responses: dict[int, type[BaseModel] | None] = field(default_factory=dict)
     auth: Auth = None
-    stream: StreamKind = None
+    stream: StreamSpec | None = None  # how a streaming route answers, e.g. runtime.sse.SSE(...)
     summary: str | None = None
     description: str | None = None
     tags: list[str] = field(default_factory=list)
@@ -42,18 +49,6 @@ class Route:
     max_body: int | None = None
     body_required: bool = True  # False: an empty body is allowed and reaches the handler as None
     include_in_schema: bool = True
-    # Server-sent events, for `stream="sse"` routes (see runtime.sse):
-    # `sse_framing` "json" sends `data: {"data":...,"type":...}` (chat, steer), "named" sends
-    # `event: <type>\ndata: <json>` (player); `sse_done` always ends the stream with `done`
-    # (payload null), after errors too; `sse_heartbeat` is seconds between `: heartbeat`
-    # comments (None: the app default, 0: none); `sse_high_water_mark` bounds pending chunks;
-    # `sse_expose_errors` sends an unexpected exception's (redacted) message instead of a
-    # generic one.
-    sse_framing: Literal["json", "named"] = "json"
-    sse_done: bool = False
-    sse_heartbeat: float | None = None
-    sse_high_water_mark: int = 10
-    sse_expose_errors: bool = False
     # Where the declaration stands, so build errors can name module and line.
     module: str = ""
     source_file: str = ""
@@ -94,6 +89,10 @@ class Router:
         if "path_params" in spec:
             spec["path_model"] = spec.pop("path_params")
         spec.setdefault("auth", self.auth)
+        if spec.get("stream") == "sse":  # shorthand for the default spec
+            from .sse import SSE
+
+            spec["stream"] = SSE()
         code = getattr(handler, "__code__", None)
         route = Route(
             method=method,

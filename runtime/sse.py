@@ -1,6 +1,6 @@
 """Server-sent events that hold up behind proxies, under slow clients and through disconnects.
 
-A route declared with `stream="sse"` is answered at once with 200 and the headers below; its
+A route declared with `stream=SSE()` is answered at once with 200 and the headers below; its
 handler, `async def handler(c: Context, stream: EventStream) -> None`, runs afterwards on the
 writable side of a bounded pipe (a JS `TransformStream` on Workers), kept alive through
 `ctx.waitUntil`.
@@ -12,10 +12,8 @@ when the pipe holds its high-water mark of chunks (10) the sender waits, so a sl
 holds the producer back instead of growing memory. `send_nowait` queues without waiting (still
 in order); `flush` waits for everything queued so far.
 
-Route options (fields of `Route`): `sse_framing` ("json": `data: {"data":...,"type":...}` for
-chat and steer; "named": `event: <type>` + `data: <json>` for the player), `sse_done` (always
-end with `done`, payload null, after errors too), `sse_heartbeat` (seconds; None: env var
-`SSE_HEARTBEAT_SECONDS`, else 15; 0: none), `sse_high_water_mark`, `sse_expose_errors`.
+A route streams when it is declared with a spec, `stream=SSE(...)` (`stream="sse"` is short for
+`SSE()`); the options live in the spec, not on `Route`: see `SSE` below.
 
 A client disconnect is seen from a failing write, from the stream being cancelled
 (`writer.closed` on Workers) and from the request's abort signal where the platform has one.
@@ -37,7 +35,8 @@ import asyncio
 import inspect
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from .errors import HTTPError
 from .http import Headers, Response, dumps
@@ -63,6 +62,26 @@ HEARTBEAT_ENV = "SSE_HEARTBEAT_SECONDS"
 GENERIC_ERROR = "Internal server error"
 
 _UNSET: Any = object()
+
+
+@dataclass(frozen=True)
+class SSE:
+    """How a streaming route answers: `@router.get("/x", stream=SSE(done=True))`.
+
+    `framing` "json" sends `data: {"data":...,"type":...}` (chat, steer), "named" sends
+    `event: <type>` + `data: <json>` (the player); `done` always ends the stream with `done`
+    (payload null), after errors too; `heartbeat` is seconds between `: heartbeat` comments
+    (None: the `SSE_HEARTBEAT_SECONDS` var, else 15; 0: none); `high_water_mark` bounds the
+    chunks waiting for a slow client; `expose_errors` sends an unexpected exception's
+    (redacted) message instead of a generic one.
+    """
+
+    kind: ClassVar[str] = "sse"
+    framing: Framing = "json"
+    done: bool = False
+    heartbeat: float | None = None
+    high_water_mark: int = DEFAULT_HIGH_WATER_MARK
+    expose_errors: bool = False
 
 
 class StreamClosed(ConnectionError):
@@ -494,9 +513,9 @@ def _loop_running() -> bool:
 # -- the route glue -----------------------------------------------------------------------------
 
 
-def heartbeat_interval(c: Context, route: Route) -> float:
-    """Seconds between heartbeats: the route's `sse_heartbeat`, else `SSE_HEARTBEAT_SECONDS`."""
-    configured = getattr(route, "sse_heartbeat", None)
+def heartbeat_interval(c: Context, spec: SSE) -> float:
+    """Seconds between heartbeats: the spec's `heartbeat`, else `SSE_HEARTBEAT_SECONDS`."""
+    configured = spec.heartbeat
     if configured is not None:
         return float(configured)
     raw = c.var(HEARTBEAT_ENV)
@@ -516,7 +535,7 @@ def before_stream(
 ) -> Callable[[Callable[..., Awaitable[Any]]], Callable[..., Awaitable[Any]]]:
     """Attach a step that runs before a stream handler's response is sent.
 
-        @router.post("/message", stream="sse", sse_done=True)
+        @router.post("/message", stream=SSE(done=True))
         @before_stream(read_json_or_400)
         async def message(c: Context, stream: EventStream) -> None: ...
 
@@ -532,20 +551,21 @@ def before_stream(
 
 
 async def respond(c: Context, route: Route) -> Response:
-    """Answer a `stream="sse"` route: 200 with the SSE headers now, the handler afterwards."""
+    """Answer a streaming route: 200 with the SSE headers now, the handler afterwards."""
     prepare = getattr(route.handler, PREPARE_ATTR, None)
     if prepare is not None:
         early = await prepare(c)
         if early is not None:
             return early
-    pipe = c.platform.create_pipe(getattr(route, "sse_high_water_mark", DEFAULT_HIGH_WATER_MARK))
+    spec: SSE = route.stream
+    pipe = c.platform.create_pipe(spec.high_water_mark)
     stream = EventStream(
         pipe.writer,
-        framing=getattr(route, "sse_framing", "json"),
-        done=getattr(route, "sse_done", False),
-        heartbeat=heartbeat_interval(c, route),
+        framing=spec.framing,
+        done=spec.done,
+        heartbeat=heartbeat_interval(c, spec),
         log=c.log,
-        expose_errors=getattr(route, "sse_expose_errors", False),
+        expose_errors=spec.expose_errors,
     )
     c.state["sse"] = stream
     platform_watch = getattr(c.platform, "watch_abort", None)

@@ -13,6 +13,7 @@ from typing import Any
 
 import js  # type: ignore[import-not-found]
 from pyodide.ffi import JsException, create_proxy, jsnull, to_js  # type: ignore[import-not-found]
+from workers import python_to_rpc  # type: ignore[import-not-found]
 
 from ..http import Headers, Request, Response
 
@@ -110,13 +111,14 @@ class WorkersPlatform:
         """Forward the request to a Fetcher binding (ASSETS, a service), optionally to `path`.
 
         The JS fetcher is called directly: the SDK's wrapper only adds a Python Response
-        around the JS one, which is converted here anyway.
+        around the JS one, which is converted here anyway. Both unwraps use the SDK's public
+        API: `Request.js_object` is a documented property, and `python_to_rpc` is the SDK's
+        own exported conversion, which hands back the JS object behind an env binding.
         """
-        raw = request.raw
-        js_request = getattr(raw, "js_object", raw)
+        js_request = _js_request(request.raw)
         if path is not None:
             js_request = js.Request.new(js.URL.new(path, js_request.url).href, js_request)
-        fetcher = getattr(binding, "_binding", binding)
+        fetcher = python_to_rpc(binding)
         js_response = await fetcher.fetch(js_request)
         headers = Headers([(str(k), str(v)) for k, v in js_response.headers.entries()])
         body = js_response.body
@@ -131,8 +133,7 @@ class WorkersPlatform:
         this listens to nothing and disconnects are seen through `writer.closed` and failing
         writes. Returns a detach function that removes the listener and destroys its proxy.
         """
-        raw = getattr(request, "raw", None)
-        js_request = getattr(raw, "js_object", raw)
+        js_request = _js_request(getattr(request, "raw", None))
         try:
             signal = js_request.signal
         except (AttributeError, JsException):
@@ -153,6 +154,12 @@ class WorkersPlatform:
             proxy.destroy()
 
         return detach
+
+
+def _js_request(raw: Any) -> Any:
+    """The JS request behind the SDK's `workers.Request` (its public `js_object`), or `raw`
+    itself when it already is one."""
+    return getattr(raw, "js_object", raw)
 
 
 def _request_from_js(js_request: Any, raw: Any) -> Request:
@@ -182,6 +189,6 @@ def _response_to_js(response: Response) -> Any:
 
 async def serve(app: Any, request: Any, env: Any, ctx: Any) -> Any:
     """Entry point called from the generated `Default.fetch`: SDK request in, JS Response out."""
-    js_request = getattr(request, "js_object", request)
+    js_request = _js_request(request)
     response = await app.handle(_request_from_js(js_request, request), env, WorkersPlatform(ctx))
     return _response_to_js(response)

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from runtime import App, Context, Router
-from runtime.sse import EventStream, StreamError
+from runtime.sse import SSE, EventStream, StreamError
 
 RUNS: dict[str, dict[str, Any]] = {}
 
@@ -66,7 +66,7 @@ async def fake_upstream(record: dict[str, Any], stream: EventStream, delay: floa
 sse = Router(tags=["sse"])
 
 
-@sse.get("/stream", query=StreamQuery, stream="sse", sse_done=True, sse_heartbeat=0)
+@sse.get("/stream", query=StreamQuery, stream=SSE(done=True, heartbeat=0))
 async def stream_events(c: Context, stream: EventStream) -> None:
     """`n` `tick` events, `gap_ms` apart, after `first_ms`; optional fake upstream calls and a
     failure after `fail_after` events. Each event carries its index, tag and send time."""
@@ -107,7 +107,7 @@ async def stream_events(c: Context, stream: EventStream) -> None:
         raise
 
 
-@sse.get("/heartbeat", query=HoldQuery, stream="sse", sse_heartbeat=0.2)
+@sse.get("/heartbeat", query=HoldQuery, stream=SSE(heartbeat=0.2))
 async def heartbeat_events(c: Context, stream: EventStream) -> None:
     """`open`, silence for `hold_ms` (heartbeats every 0.2 s), then `bye`."""
     await stream.send("open", {"t": time.time()})
@@ -115,7 +115,7 @@ async def heartbeat_events(c: Context, stream: EventStream) -> None:
     await stream.send("bye", {"t": time.time()})
 
 
-@sse.get("/recover", stream="sse", sse_done=True, sse_heartbeat=0)
+@sse.get("/recover", stream=SSE(done=True, heartbeat=0))
 async def recover_events(c: Context, stream: EventStream) -> None:
     """A recoverable error in the middle: `a`, `error`, `b`, then `done`."""
     await stream.send("a", 1)
@@ -123,13 +123,13 @@ async def recover_events(c: Context, stream: EventStream) -> None:
     await stream.send("b", 2)
 
 
-@sse.get("/public-error", stream="sse", sse_done=True, sse_heartbeat=0)
+@sse.get("/public-error", stream=SSE(done=True, heartbeat=0))
 async def public_error_events(c: Context, stream: EventStream) -> None:
     await stream.send("a", 1)
     raise StreamError("Anthropic API key is not configured")
 
 
-@sse.get("/player", stream="sse", sse_framing="named", sse_heartbeat=0)
+@sse.get("/player", stream=SSE(framing="named", heartbeat=0))
 async def player_events(c: Context, stream: EventStream) -> None:
     """Named events with ids, like the player stream."""
     await stream.send("connected", {"message": "Connected", "pollingInterval": 1000}, id="1")

@@ -24,9 +24,10 @@ from runtime.budget import SubrequestTracker
 from runtime.context import Context, Env
 from runtime.http import Headers, Request
 from runtime.logging import ServiceLogger
-from runtime.outbound import MemoryStream, MemoryStreamTransport, OutboundClient, StreamReadError
+from runtime.outbound import OutboundClient, StreamReadError
 from runtime.platform.local import LocalPlatform
 from runtime.ratelimit import RequestOrchestrator
+from runtime.testing import MemoryStream, MemoryStreamTransport
 
 KEY = "sk-ant-test-secret-key"
 

@@ -26,10 +26,11 @@ from fakes.musicbrainz import FakeMusicBrainz
 from fakes.spotify import DEV_TOKEN, FakeSpotify
 from runtime.budget import KVOpBudget, SubrequestTracker
 from runtime.http import Headers
-from runtime.kv import AUDIO_FEATURES_TTL, EnvelopeCache, KVStore, MemoryKV
+from runtime.kv import AUDIO_FEATURES_TTL, EnvelopeCache, KVStore
 from runtime.logging import ServiceLogger
 from runtime.outbound import OutboundClient, OutboundRequest, TransportError, TransportResponse
 from runtime.ratelimit import RequestOrchestrator
+from runtime.testing import MemoryKV
 
 TOKEN = DEV_TOKEN
 LASTFM_KEY = DEFAULT_API_KEY

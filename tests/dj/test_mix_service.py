@@ -25,9 +25,8 @@ from fakes.anthropic import Reply, text, thinking
 from routes import mix, steer
 from runtime import App
 from runtime.http import Headers
-from runtime.kv import MemoryKV
 from runtime.outbound import OutboundRequest, TransportResponse
-from runtime.testing import Client, Result
+from runtime.testing import Client, MemoryKV, Result
 
 AUTH = {"Authorization": f"Bearer {DEV_TOKEN}"}
 KEY = "mix:fakeuser"

@@ -18,9 +18,9 @@ from dj.models.mix import MixSession
 from routes import player_stream
 from runtime import App, ratelimit
 from runtime.http import Headers
-from runtime.kv import KVStore, MemoryKV, MixSessionStore
+from runtime.kv import KVStore, MixSessionStore
 from runtime.outbound import OutboundRequest, TransportResponse
-from runtime.testing import Client
+from runtime.testing import Client, MemoryKV
 from tests.dj.factories import queued, session
 from tests.support.virtual_time import VirtualTimeLoop, run_virtual
 

@@ -16,7 +16,8 @@ from dj.player_transitions import (
     record_track_played,
     valid_bpm,
 )
-from runtime.kv import KVStore, MemoryKV, MixSessionStore
+from runtime.kv import KVStore, MixSessionStore
+from runtime.testing import MemoryKV
 from tests.dj.factories import T0_MS, played, queued, session
 
 NOW = T0_MS + 3_600_000

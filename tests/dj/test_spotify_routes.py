@@ -11,9 +11,8 @@ from dj import spotify_oauth as oauth
 from routes import spotify_auth
 from runtime import App
 from runtime.http import Headers
-from runtime.kv import MemoryKV
 from runtime.outbound import OutboundRequest, TransportResponse
-from runtime.testing import Client
+from runtime.testing import Client, MemoryKV
 
 SECRET = "unit-test-secret"
 ACCOUNTS = "https://accounts.test"

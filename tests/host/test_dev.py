@@ -57,7 +57,9 @@ def test_dev_rebuilds_on_change_and_keeps_serving_after_a_failed_build(
     project = tmp_path / "app"
     (project / "routes").mkdir(parents=True)
     write_message(project, "one")
-    server = DevServer(project, Path("dist"), build=fake_build, port=0, echo=False)
+    server = DevServer(
+        project, Path("dist"), build=fake_build, port=0, echo=False, watch=[project / "routes"]
+    )
     try:
         url = server.start()
         assert httpx.get(url + "/api/x").text == "one"
@@ -87,3 +89,11 @@ def test_dev_command_reports_a_missing_project_root(tmp_path: Path) -> None:
     result = CliRunner().invoke(dev, ["--root", str(tmp_path / "absent")])
     assert result.exit_code == 2
     assert "does not exist" in result.output
+
+
+def test_snapshot_skips_caches_tool_folders_and_the_build_output(tmp_path: Path) -> None:
+    for rel in ("app/a.py", "app/__pycache__/a.pyc", "app/node_modules/x.js", "app/dist/b.py"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("x")
+    seen = snapshot([tmp_path / "app"], ignore=[tmp_path / "app" / "dist"])
+    assert list(seen) == [str(tmp_path / "app" / "a.py")]

@@ -20,7 +20,6 @@ from runtime.kv import (
     EnvelopeCache,
     KVError,
     KVStore,
-    MemoryKV,
     MissingTTLError,
     audio_features_cache,
     iso_timestamp,
@@ -30,6 +29,7 @@ from runtime.kv import (
 )
 from runtime.logging import ServiceLogger
 from runtime.platform.local import LocalPlatform
+from runtime.testing import MemoryKV
 
 NOW = 1_762_000_000.0
 

@@ -16,7 +16,7 @@ import pytest
 
 from runtime import App, Context, HTTPError, Request, Response, Router
 from runtime.platform.local import LocalAbortSignal, LocalPipe, LocalPlatform
-from runtime.sse import ClientDisconnected, EventStream, StreamClosed
+from runtime.sse import SSE, ClientDisconnected, EventStream, StreamClosed
 from runtime.testing import Client
 from tests.apps import sse_app
 
@@ -60,8 +60,8 @@ def make_app(
     handler: Callable[..., Any], *, logger_records: list[dict[str, Any]] | None = None, **opts: Any
 ) -> App:
     router = Router()
-    opts.setdefault("sse_heartbeat", 0)
-    router.add("GET", "/s", handler, stream="sse", **opts)
+    opts.setdefault("heartbeat", 0)
+    router.add("GET", "/s", handler, stream=SSE(**opts))
     app = App(title="t", version="0")
     app.route("/api", router)
     if logger_records is not None:
@@ -294,7 +294,7 @@ async def test_high_water_mark_is_a_route_option() -> None:
             await stream.send("e", i)
 
     platform = LocalPlatform()
-    _, pipe = await open_stream(make_app(handler, sse_high_water_mark=3), platform)
+    _, pipe = await open_stream(make_app(handler, high_water_mark=3), platform)
     await asyncio.sleep(0.02)
     assert pipe.queue.qsize() == 3
     assert len(typed(await read_all(pipe))) == 20
@@ -315,7 +315,7 @@ async def test_heartbeats_come_at_the_configured_interval_while_open_and_stop_at
         await stream.send("bye", None)
 
     platform = LocalPlatform()
-    _, pipe = await open_stream(make_app(handler, sse_heartbeat=0.05), platform)
+    _, pipe = await open_stream(make_app(handler, heartbeat=0.05), platform)
     stamps: list[tuple[float, bytes]] = []
     async for chunk in pipe:
         stamps.append((time.monotonic(), chunk))
@@ -348,7 +348,7 @@ async def test_no_heartbeat_when_the_interval_is_zero() -> None:
         await asyncio.sleep(0.05)
         await stream.send("x", 1)
 
-    result = await Client(make_app(handler, sse_heartbeat=0)).get("/api/s")
+    result = await Client(make_app(handler, heartbeat=0)).get("/api/s")
     assert b"heartbeat" not in result.body
 
 
@@ -356,7 +356,7 @@ async def test_declaring_stream_routes_starts_no_task_or_timer() -> None:
     before = asyncio.all_tasks()
     loop = asyncio.get_running_loop()
     timers = len(loop._scheduled)  # type: ignore[attr-defined]
-    make_app(lambda c, s: asyncio.sleep(0), sse_heartbeat=0.01)
+    make_app(lambda c, s: asyncio.sleep(0), heartbeat=0.01)
     assert asyncio.all_tasks() == before
     assert len(loop._scheduled) == timers  # type: ignore[attr-defined]
 
@@ -390,7 +390,7 @@ async def test_disconnect_mid_stream_cancels_the_handler_and_starts_no_upstream_
             raise
 
     platform = LocalPlatform()
-    _, pipe = await open_stream(make_app(handler, sse_done=True), platform)
+    _, pipe = await open_stream(make_app(handler, done=True), platform)
     await read_events(pipe, 3)
     pipe.cancel()
     disconnected_at = time.monotonic()
@@ -558,7 +558,7 @@ async def test_cleanup_runs_once_when_a_disconnect_races_the_handler_ending() ->
             stream.send_nowait("e", i)
 
     platform = LocalPlatform()
-    _, pipe = await open_stream(make_app(handler, sse_done=True), platform)
+    _, pipe = await open_stream(make_app(handler, done=True), platform)
     await read_events(pipe, 2)
     pipe.cancel()
     await asyncio.wait_for(platform.drain(), 1)
@@ -636,7 +636,7 @@ async def test_http_error_raised_inside_a_stream_sends_its_message() -> None:
     async def handler(c: Context, stream: EventStream) -> None:
         raise HTTPError(401, "Unauthorized - Missing or invalid Authorization header")
 
-    result = await Client(make_app(handler, sse_done=True)).get("/api/s")
+    result = await Client(make_app(handler, done=True)).get("/api/s")
     assert result.status == 200
     assert typed(result.body) == [
         ("error", "Unauthorized - Missing or invalid Authorization header"),
@@ -648,7 +648,7 @@ async def test_expose_errors_sends_the_redacted_exception_message() -> None:
     async def handler(c: Context, stream: EventStream) -> None:
         raise RuntimeError("Claude API failed: bad key sk-ant-abc123")
 
-    result = await Client(make_app(handler, sse_expose_errors=True)).get("/api/s")
+    result = await Client(make_app(handler, expose_errors=True)).get("/api/s")
     assert typed(result.body) == [("error", "Claude API failed: bad key [redacted]")]
 
 
@@ -668,7 +668,7 @@ async def test_done_is_last_even_when_the_handler_closes_the_stream_itself() -> 
         await stream.close()
         stream.send_nowait("c", 3)
 
-    result = await Client(make_app(handler, sse_done=True)).get("/api/s")
+    result = await Client(make_app(handler, done=True)).get("/api/s")
     assert typed(result.body) == [("a", 1), ("b", 2), ("done", None)]
 
 
@@ -681,7 +681,7 @@ async def test_disconnect_sends_no_error_event_and_logs_no_failure() -> None:
         await asyncio.sleep(30)
 
     platform = LocalPlatform()
-    app = make_app(handler, sse_done=True, logger_records=records)
+    app = make_app(handler, done=True, logger_records=records)
     _, pipe = await open_stream(app, platform)
     await read_events(pipe, 1)
     pipe.cancel()
@@ -710,7 +710,7 @@ async def test_recoverable_error_payload_follows_the_framing(framing: str) -> No
     async def handler(c: Context, stream: EventStream) -> None:
         await stream.error("Too many errors, closing stream")
 
-    result = await Client(make_app(handler, sse_framing=framing)).get("/api/s")
+    result = await Client(make_app(handler, framing=framing)).get("/api/s")
     block = parse(result.body)[0]
     if framing == "named":
         assert block == {"event": "error", "data": '{"message":"Too many errors, closing stream"}'}

@@ -10,9 +10,9 @@ import json as jsonlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from .app import App
-from .http import Headers, Request
-from .platform.local import LocalPlatform
+from ..app import App
+from ..http import Headers, Request
+from ..platform.local import LocalPlatform
 
 
 @dataclass
