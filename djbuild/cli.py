@@ -70,7 +70,27 @@ def main() -> None:
     help="Output folder [default: ROOT/dist].",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the build summary as JSON.")
-def build(root: Path, app: str | None, out: Path | None, as_json: bool) -> None:
+@click.option(
+    "--check-startup",
+    is_flag=True,
+    help="Then start the built worker on the local host and fail (exit 1) when its top level "
+    "takes more CPU time than the startup budget, as Cloudflare refuses such an upload.",
+)
+@click.option(
+    "--startup-budget-ms",
+    type=click.FloatRange(min=1),
+    default=None,
+    help="Startup budget for --check-startup [default: [tool.djbuild] startup_budget_ms, "
+    "else 1000, workerd's limit].",
+)
+def build(
+    root: Path,
+    app: str | None,
+    out: Path | None,
+    as_json: bool,
+    check_startup: bool,
+    startup_budget_ms: float | None,
+) -> None:
     """Build the Worker into dist/ and print what went into it.
 
     Writes src/ (the entry and only the modules it imports), python_modules/ (third-party
@@ -89,6 +109,33 @@ def build(root: Path, app: str | None, out: Path | None, as_json: bool) -> None:
         click.echo(json.dumps(as_dict(result), indent=2))
     else:
         click.echo(table(result))
+    if check_startup:
+        _check_startup(root, result.out_dir or root / "dist", startup_budget_ms)
+
+
+def _check_startup(root: Path, dist: Path, option: float | None) -> None:
+    """Time the built worker's top level on the local host; exit 1 over the budget."""
+    from .host import HostError, check_startup, startup_budget
+
+    budget = startup_budget(root, option)
+    try:
+        report = check_startup(dist, budget_ms=budget)
+    except HostError as exc:
+        click.secho(f"error: the built worker does not start: {exc}", fg="red", err=True)
+        sys.exit(1)
+    if report.over:
+        click.secho(f"error: {report.production_message()}", fg="red", err=True)
+        click.echo(
+            "Cloudflare refuses this upload (error 10021). Top modules by import CPU time:",
+            err=True,
+        )
+        click.echo(report.top_table(), err=True)
+        sys.exit(1)
+    click.echo(
+        f"startup: {report.import_cpu_ms:.0f} ms CPU for the top level, "
+        f"budget {report.budget_ms:.0f} ms: ok",
+        err=True,
+    )
 
 
 @main.command()

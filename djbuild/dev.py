@@ -21,13 +21,14 @@ import traceback
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import click
 
 from djbuild import config as config_mod
 from djbuild import services as services_mod
 from djbuild.fresh import ProjectModules, forget_bytecode, importers_from
-from djbuild.host import HostError, LocalHost
+from djbuild.host import HostError, LocalHost, startup_budget
 
 BuildFn = Callable[[Path, Path], object]
 # Never worth a rebuild, wherever they sit under a watched folder.
@@ -94,6 +95,7 @@ class DevServer:
         echo: bool = True,
         env_file: Path | None = None,
         leave: Iterable[str] = (),
+        host_options: dict[str, Any] | None = None,
     ) -> None:
         self.root = root.resolve()
         self.out_dir = out_dir if out_dir.is_absolute() else self.root / out_dir
@@ -105,6 +107,7 @@ class DevServer:
         self.watch_paths = list(watch) if watch is not None else _watched(self.root)
         self.echo = echo
         self.env_file = env_file
+        self.host_options = dict(host_options or {})  # limits: plan, startup budget, clock
         self.local: LocalHost | None = None
         self.url = ""
         self.builds = 0
@@ -153,6 +156,7 @@ class DevServer:
             persist_to=self.persist_to,
             echo=self.echo,
             env_file=self.env_file,
+            **self.host_options,
         )
         started = time.perf_counter()
         self.url = self.local.start()
@@ -160,6 +164,12 @@ class DevServer:
             f"serving {self.url} (host up in {(time.perf_counter() - started) * 1000:.0f} ms, "
             f"worker import {self.local.import_ms:.0f} ms)"
         )
+        report = self.local.startup
+        if report is not None and report.over:
+            _say(
+                f"warning: {report.production_message()}; Cloudflare would refuse this "
+                f"upload (error 10021). Top modules by import CPU time:\n{report.top_table()}"
+            )
 
     def _snapshot(self) -> dict[str, float]:
         outputs = (self.out_dir, self._staging, self._previous, self.persist_to)
@@ -265,6 +275,26 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     "vars (the DJ API: fakes of Spotify, Deezer, Last.fm, MusicBrainz and Anthropic, an "
     "offline demo with no account needed).",
 )
+@click.option(
+    "--plan",
+    type=click.Choice(["free", "paid"]),
+    default="paid",
+    show_default=True,
+    help="Workers plan whose limits the host enforces (CPU time per request, subrequests); "
+    "[limits] cpu_ms in the wrangler config overrides the plan's CPU time.",
+)
+@click.option(
+    "--startup-budget-ms",
+    type=click.FloatRange(min=1),
+    default=None,
+    help="Warn when the top level takes more CPU time [default: [tool.djbuild] "
+    "startup_budget_ms, else 1000].",
+)
+@click.option(
+    "--workerd-clock",
+    is_flag=True,
+    help="Date.now()/performance.now() (and Python's time) advance only across I/O, as on workerd.",
+)
 def dev(
     port: int,
     host: str,
@@ -273,6 +303,9 @@ def dev(
     out_dir: Path,
     env_file: Path | None,
     with_services: bool,
+    plan: str,
+    startup_budget_ms: float | None,
+    workerd_clock: bool,
 ) -> None:
     """Build the worker, serve it locally, rebuild and restart on change."""
     try:
@@ -296,7 +329,12 @@ def dev(
     try:
         env_path = _compose_env(cfg.root, running, user_env)
         leave = [running.spec.partition(":")[0].split(".")[0]] if running else []
-        _serve(root, out_dir, port, host, persist_to, env_path, cfg.dev.watch, leave)
+        host_options = {
+            "plan": plan,
+            "startup_budget_ms": startup_budget(root, startup_budget_ms),
+            "workerd_clock": workerd_clock or None,  # None: $DJBUILD_WORKERD_CLOCK decides
+        }
+        _serve(root, out_dir, port, host, persist_to, env_path, cfg.dev.watch, leave, host_options)
     finally:
         if running is not None:
             running.stop()
@@ -312,6 +350,7 @@ def _serve(
     env_file: Path | None,
     watch: list[Path],
     leave: list[str],
+    host_options: dict[str, Any] | None = None,
 ) -> None:
     server = DevServer(
         root,
@@ -322,6 +361,7 @@ def _serve(
         env_file=env_file,
         watch=watch,
         leave=leave,
+        host_options=host_options,
     )
     signal.signal(signal.SIGTERM, _raise_interrupt)
     started = time.perf_counter()

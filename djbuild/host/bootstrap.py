@@ -4,20 +4,44 @@ It does what workerd's Python entry does for a `fetch` event: build a new instan
 entry module's `Default` class with the JS `ctx` and `env`, turn the JS request into the SDK's
 Python `Request` with `python_from_rpc`, call `fetch` (a "relaxed" call, so handlers may
 declare fewer parameters), and turn the result back into JS with `python_to_rpc`.
+
+It also measures what workerd limits: the CPU time of the entry module's top level (with a
+per-module breakdown from an import hook) and of each request. A request's Python work runs
+in steps (from one `await` to the next); every step of the request's coroutine, and of each
+task started while it runs, is timed with the host's CPU clock and charged to its meter. The
+host's JS side reads the meter, enforces the CPU limit and, with the workerd clock, advances
+`Date.now()`/`performance.now()` only at the start of a step (after I/O), never within one.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import importlib
+import importlib.abc
 import site
 import sys
 import time
 import traceback
+from collections.abc import Callable, Generator
 from inspect import isawaitable
 from typing import Any
 
 _rpc: Any = None
 _relaxed_call: Any = None
+# The JS hooks the host installs: step_begin(meter) -> CPU ms, step_end(meter, start) -> bool
+# (whether the meter is now over its CPU limit), cpu_now() -> CPU ms.
+_hooks: Any = None
+_meter: contextvars.ContextVar[Any] = contextvars.ContextVar("djbuild_meter", default=None)
+
+
+class CpuLimitExceeded(BaseException):
+    """Ends a request's Python work once the host stopped the request: over `[limits] cpu_ms`,
+    or waitUntil work past its deadline.
+
+    A BaseException, like the isolate termination it stands for: `except Exception` in the
+    app does not catch it.
+    """
 
 
 def setup_paths(module_root: str, python_modules: str | None, process_pth: bool) -> None:
@@ -37,11 +61,138 @@ def setup_paths(module_root: str, python_modules: str | None, process_pth: bool)
         site.addsitedir(python_modules)
 
 
-def import_main(name: str) -> list[Any]:
-    """Import the entry module; return [module, import time in ms]."""
+class _ImportTimer(importlib.abc.MetaPathFinder):
+    """Times every module executed while it sits first on sys.meta_path.
+
+    It asks the other finders for the spec and wraps that module's loader's `exec_module`
+    (per module instance only: shared class-level loaders such as the builtin and frozen
+    importers are left alone, they cost microseconds). Cumulative time includes the imports
+    a module makes; self time excludes them.
+    """
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self.clock = clock
+        self.times: dict[str, list[float]] = {}  # name -> [cumulative ms, self ms]
+        self._stack: list[list[float]] = []  # per running import: [children ms]
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(name, path, target)
+            if spec is not None:
+                self._wrap(spec)
+                return spec
+        return None
+
+    def _wrap(self, spec: Any) -> None:
+        loader = spec.loader
+        if loader is None or isinstance(loader, type) or not hasattr(loader, "exec_module"):
+            return
+        try:
+            original = loader.exec_module
+            timer = self
+
+            def exec_module(module: Any) -> None:
+                frame = [0.0]
+                timer._stack.append(frame)
+                started = timer.clock()
+                try:
+                    original(module)
+                finally:
+                    total = timer.clock() - started
+                    timer._stack.pop()
+                    if timer._stack:
+                        timer._stack[-1][0] += total
+                    timer.times[spec.name] = [total, total - frame[0]]
+
+            loader.exec_module = exec_module
+        except (AttributeError, TypeError):
+            return
+
+    def top(self, count: int) -> list[list[Any]]:
+        ranked = sorted(self.times.items(), key=lambda item: -item[1][1])[:count]
+        return [[name, round(cum, 1), round(own, 1)] for name, (cum, own) in ranked]
+
+
+def import_main(name: str, cpu_now: Any = None, top: int = 10) -> list[Any]:
+    """Import the entry module as workerd times it (its top level only).
+
+    Returns [module, wall ms, CPU ms, [[module, cumulative ms, self ms], ...] (CPU time,
+    heaviest self time first)]. `cpu_now` is the host's CPU clock in ms.
+    """
+    clock: Callable[[], float] = cpu_now if cpu_now is not None else time.process_time
+    timer = _ImportTimer(clock)
+    sys.meta_path.insert(0, timer)
     started = time.perf_counter()
-    module = importlib.import_module(name)
-    return [module, (time.perf_counter() - started) * 1000.0]
+    cpu_started = clock()
+    try:
+        module = importlib.import_module(name)
+    finally:
+        sys.meta_path.remove(timer)
+    cpu = clock() - cpu_started
+    return [module, (time.perf_counter() - started) * 1000.0, cpu, timer.top(top)]
+
+
+def install_hooks(hooks: Any) -> None:
+    """Meter the tasks started during a request: the loop's create_task wraps their coroutine.
+
+    (Pyodide 314's WebLoop breaks with a task factory, so create_task itself is wrapped.)
+    """
+    global _hooks
+    _hooks = hooks
+    loop = asyncio.get_event_loop()
+    original = loop.create_task
+
+    def create_task(coro: Any, *, context: contextvars.Context | None = None, **kwargs: Any) -> Any:
+        meter = context.get(_meter) if context is not None else _meter.get()
+        if meter is not None:
+            coro = _metered(coro, meter)
+        return original(coro, context=context, **kwargs)
+
+    loop.create_task = create_task  # type: ignore[method-assign]
+
+
+class _Driver:
+    """Runs a coroutine step by step, charging each step's CPU time to `meter`."""
+
+    def __init__(self, coro: Any, meter: Any) -> None:
+        self.coro = coro
+        self.meter = meter
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        coro, meter, hooks = self.coro, self.meter, _hooks
+        value: Any = None
+        error: BaseException | None = None
+        while True:
+            started = hooks.step_begin(meter)
+            if started < 0:  # the request was stopped (CPU limit, waitUntil deadline)
+                coro.close()
+                raise CpuLimitExceeded(f"request stopped: {meter.killReason}")
+            try:
+                if error is not None:
+                    yielded = coro.throw(error)
+                else:
+                    yielded = coro.send(value)
+            except StopIteration as stop:
+                if hooks.step_end(meter, started):
+                    raise CpuLimitExceeded(f"request stopped: {meter.killReason}") from None
+                return stop.value
+            except BaseException:
+                hooks.step_end(meter, started)
+                raise
+            if hooks.step_end(meter, started):
+                # Over the CPU limit: end the request's Python work as workerd ends the isolate's.
+                coro.close()
+                raise CpuLimitExceeded(f"request stopped: {meter.killReason}")
+            try:
+                value, error = (yield yielded), None
+            except BaseException as exc:  # cancellation, or an exception for the awaiter
+                value, error = None, exc
+
+
+async def _metered(coro: Any, meter: Any) -> Any:
+    return await _Driver(coro, meter)
 
 
 def entry_class(module: Any, name: str) -> Any:
@@ -58,8 +209,21 @@ def entry_class(module: Any, name: str) -> Any:
     return cls
 
 
-async def handle_fetch(cls: Any, ctx: Any, env: Any, request: Any) -> Any:
-    """One fetch event: new instance, Python request in, JS response out."""
+async def handle_fetch(cls: Any, ctx: Any, env: Any, request: Any, meter: Any = None) -> Any:
+    """One fetch event: new instance, Python request in, JS response out.
+
+    With a `meter` (a JS object) the request's Python work is timed and limited through it.
+    """
+    if meter is None or _hooks is None:
+        return await _dispatch(cls, ctx, env, request)
+    token = _meter.set(meter)
+    try:
+        return await _Driver(_dispatch(cls, ctx, env, request), meter)
+    finally:
+        _meter.reset(token)
+
+
+async def _dispatch(cls: Any, ctx: Any, env: Any, request: Any) -> Any:
     global _rpc, _relaxed_call
     if _rpc is None:
         import workers

@@ -2,12 +2,17 @@
 //
 //   node --experimental-wasm-jspi host.mjs --dist DIR --node-modules DIR
 //        [--port N] [--host 127.0.0.1] [--persist-to DIR | --in-memory]
-//        [--env-file FILE] [--sdk DIR]
+//        [--env-file FILE] [--sdk DIR] [--plan free|paid] [--cpu-ms N] [--subrequests N]
+//        [--startup-budget-ms N] [--wait-until-ms N] [--memory-every N] [--workerd-clock]
 //
 // The worker module runs on the real Pyodide and the real `workers` SDK; KV bindings are
 // Miniflare's simulator; static assets follow Cloudflare's asset router; HTTP is node:http.
-// On start-up it prints one line:
+// On start-up it prints two lines:
 //   djbuild-host ready http://HOST:PORT startup_ms=N import_ms=N
+//   djbuild-host startup {"import_cpu_ms": N, "budget_ms": N, "over": bool, "top": [...], ...}
+// and then one access-log line per request: METHOD PATH STATUS WALLms cpu=CPUms [id=...] [note].
+// Limits follow workerd's (see docs/host-fidelity.md): the startup budget, per-request CPU
+// time, subrequests and simultaneous connections, waitUntil's 30 s, the isolate's memory.
 // Errors a user can act on go to stderr as "djbuild-host: error: ..." with a non-zero exit.
 
 import fs from 'node:fs';
@@ -45,6 +50,13 @@ function parseArgs(argv) {
     envFile: null,
     nodeModules: process.env.DJBUILD_NODE_MODULES ?? null,
     sdk: null,
+    plan: 'paid',
+    cpuMs: null,
+    subrequests: null,
+    startupBudgetMs: '1000',
+    waitUntilMs: '30000',
+    memoryEvery: '100',
+    workerdClock: false,
   };
   const withValue = {
     '--dist': 'dist',
@@ -54,11 +66,19 @@ function parseArgs(argv) {
     '--env-file': 'envFile',
     '--node-modules': 'nodeModules',
     '--sdk': 'sdk',
+    '--plan': 'plan',
+    '--cpu-ms': 'cpuMs',
+    '--subrequests': 'subrequests',
+    '--startup-budget-ms': 'startupBudgetMs',
+    '--wait-until-ms': 'waitUntilMs',
+    '--memory-every': 'memoryEvery',
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--in-memory') {
       opts.inMemory = true;
+    } else if (arg === '--workerd-clock') {
+      opts.workerdClock = true;
     } else if (arg in withValue) {
       if (i + 1 >= argv.length) fail(`${arg} needs a value`, 2);
       opts[withValue[arg]] = argv[++i];
@@ -72,6 +92,13 @@ function parseArgs(argv) {
   if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`bad --port ${opts.port}`, 2);
   opts.port = port;
   if (opts.inMemory && opts.persistTo) fail('--persist-to and --in-memory exclude each other', 2);
+  if (!(opts.plan in PLANS)) fail(`bad --plan ${opts.plan} (free or paid)`, 2);
+  for (const key of ['cpuMs', 'subrequests', 'startupBudgetMs', 'waitUntilMs', 'memoryEvery']) {
+    if (opts[key] === null) continue;
+    const value = Number(opts[key]);
+    if (!Number.isFinite(value) || value < 0) fail(`bad value ${opts[key]} for ${key}`, 2);
+    opts[key] = value;
+  }
   return opts;
 }
 
@@ -95,6 +122,211 @@ export function parseDotenv(text) {
     out[match[1]] = value;
   }
   return out;
+}
+
+// ---------------------------------------------------------------------------
+// Limits, as Cloudflare sets them per plan (platform facts, 2026)
+// ---------------------------------------------------------------------------
+
+export const PLANS = {
+  free: { cpuMs: 10, subrequests: 50 },
+  paid: { cpuMs: 30000, subrequests: 10000 },
+};
+const MAX_CONNECTIONS = 6; // simultaneous open outgoing connections per request
+const MEMORY_LIMIT_MB = 128; // per isolate, shared with Pyodide itself
+
+// The plan gives the defaults; `[limits] cpu_ms` in the wrangler config overrides the CPU time;
+// explicit options override both.
+export function resolveLimits(opts, config) {
+  const plan = PLANS[opts.plan] ?? PLANS.paid;
+  const configured = Number(config?.limits?.cpu_ms);
+  return {
+    plan: opts.plan,
+    cpuMs: opts.cpuMs ?? (Number.isFinite(configured) && configured > 0 ? configured : plan.cpuMs),
+    subrequests: opts.subrequests ?? plan.subrequests,
+    connections: MAX_CONNECTIONS,
+    startupBudgetMs: opts.startupBudgetMs,
+    waitUntilMs: opts.waitUntilMs,
+    memoryEvery: opts.memoryEvery,
+  };
+}
+
+// CPU time in ms of the thread that runs the isolate (Node's main thread): background work
+// such as wasm tier-up compilation and GC helper threads is not the isolate's and is left out.
+// Node before 23.9 has no per-thread figure; then the whole process is counted.
+const threadCpu = typeof process.threadCpuUsage === 'function' ? () => process.threadCpuUsage() : null;
+function cpuNowMs() {
+  const used = threadCpu ? threadCpu() : process.cpuUsage();
+  return (used.user + used.system) / 1000;
+}
+
+// The clocks the worker sees. With --workerd-clock they stand still while Python runs and move
+// to the real time only when a request starts and when its Python code resumes after an await
+// (that is, after I/O), as workerd's do. The host's own timings use the real clocks.
+const realDateNow = Date.now.bind(Date);
+const realPerfNow = performance.now.bind(performance);
+const workerClock = { frozen: false, date: realDateNow(), perf: realPerfNow() };
+
+function installWorkerdClock() {
+  workerClock.frozen = true;
+  Date.now = () => (workerClock.frozen ? workerClock.date : realDateNow());
+  performance.now = () => (workerClock.frozen ? workerClock.perf : realPerfNow());
+}
+
+function advanceWorkerClock() {
+  workerClock.date = realDateNow();
+  workerClock.perf = realPerfNow();
+}
+
+// ---------------------------------------------------------------------------
+// Per-request meter: CPU time, subrequests, connections, termination
+// ---------------------------------------------------------------------------
+
+let currentMeter = null; // the meter whose Python step is running now, if any
+
+function newMeter(label, limits) {
+  return {
+    label,
+    cpuMs: 0,
+    cpuLimitMs: limits.cpuMs,
+    subrequests: 0,
+    subrequestLimit: limits.subrequests,
+    open: 0,
+    maxOpen: 0,
+    waiters: [],
+    killed: false,
+    killReason: '',
+    onKill: null,
+  };
+}
+
+function killMeter(meter, reason) {
+  if (meter.killed) return;
+  meter.killed = true;
+  meter.killReason = reason;
+  meter.onKill?.(reason);
+}
+
+// Called by the bootstrap around each step of a request's Python work.
+const STEP_HOOKS = {
+  step_begin(meter) {
+    if (meter.killed) return -1;
+    currentMeter = meter;
+    if (workerClock.frozen) advanceWorkerClock();
+    return cpuNowMs();
+  },
+  step_end(meter, started) {
+    currentMeter = null;
+    meter.cpuMs += cpuNowMs() - started;
+    if (!meter.killed && meter.cpuLimitMs > 0 && meter.cpuMs > meter.cpuLimitMs) {
+      killMeter(meter, 'cpu');
+      process.stderr.write(
+        `djbuild-host: ${meter.label} exceeded its CPU time limit: ${meter.cpuMs.toFixed(1)} ms > ` +
+          `${meter.cpuLimitMs} ms (error 1102: Worker exceeded resource limits)\n`,
+      );
+    }
+    return meter.killed;
+  },
+};
+
+function acquireConnection(meter) {
+  if (meter.open < MAX_CONNECTIONS) {
+    meter.open += 1;
+    meter.maxOpen = Math.max(meter.maxOpen, meter.open);
+    return null;
+  }
+  return new Promise((resolve) => meter.waiters.push(resolve));
+}
+
+function releaseConnection(meter) {
+  const next = meter.waiters.shift();
+  if (next) next(); // the slot passes to the oldest waiting fetch
+  else meter.open -= 1;
+}
+
+const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
+
+// A response whose connection slot is given back once its body was read, failed or cancelled.
+function releaseWhenBodyDone(response, release) {
+  let released = false;
+  const done = () => {
+    if (!released) {
+      released = true;
+      release();
+    }
+  };
+  const reader = response.body.getReader();
+  const body = new ReadableStream({
+    async pull(controller) {
+      try {
+        const { value, done: finished } = await reader.read();
+        if (finished) {
+          done();
+          controller.close();
+        } else {
+          controller.enqueue(value);
+        }
+      } catch (err) {
+        done();
+        controller.error(err);
+      }
+    },
+    cancel(reason) {
+      done();
+      return reader.cancel(reason);
+    },
+  });
+  const wrapped = new Response(body, {
+    status: response.status,
+    statusText: response.statusText,
+    headers: response.headers,
+  });
+  Object.defineProperties(wrapped, {
+    url: { value: response.url },
+    redirected: { value: response.redirected },
+  });
+  return wrapped;
+}
+
+// The worker's global fetch: counts subrequests and holds at most six connections open per
+// request, independently of whatever budget the app keeps itself.
+function installMeteredFetch() {
+  const realFetch = globalThis.fetch;
+  globalThis.fetch = async function fetch(input, init) {
+    const meter = currentMeter; // read before the first await: the calling step's request
+    if (meter === null) return realFetch(input, init);
+    meter.subrequests += 1;
+    if (meter.subrequestLimit > 0 && meter.subrequests > meter.subrequestLimit) {
+      if (meter.subrequests === meter.subrequestLimit + 1) {
+        process.stderr.write(
+          `djbuild-host: ${meter.label} made more than ${meter.subrequestLimit} subrequests; ` +
+            'fetch fails with "Too many subrequests."\n',
+        );
+      }
+      throw new Error('Too many subrequests.');
+    }
+    const waiting = acquireConnection(meter);
+    if (waiting) await waiting;
+    let response;
+    try {
+      response = await realFetch(input, init);
+    } catch (err) {
+      releaseConnection(meter);
+      throw err;
+    }
+    if (!response.body || NULL_BODY_STATUS.has(response.status)) {
+      releaseConnection(meter);
+      return response;
+    }
+    return releaseWhenBodyDone(response, () => releaseConnection(meter));
+  };
+}
+
+// Wasm memory of an isolate, in MB.
+function isolateMemoryMb(pyodide) {
+  const mod = pyodide?._module;
+  const bytes = mod?.HEAPU8?.buffer?.byteLength ?? mod?.wasmMemory?.buffer?.byteLength ?? 0;
+  return bytes / (1024 * 1024);
 }
 
 // ---------------------------------------------------------------------------
@@ -336,26 +568,56 @@ async function startKv(nodeModules, namespaces, persist) {
 
 const pendingWaitUntil = new Set();
 
-function trackWaitUntil(promise) {
+// `cancel` ends the task when it is still running at the waitUntil deadline.
+function trackWaitUntil(promise, owner = null, cancel = null) {
+  const entry = { cancel };
   const tracked = Promise.resolve(promise)
     .catch((err) => {
+      if (entry.cancelled) return;
       process.stderr.write(`djbuild-host: waitUntil task failed: ${err?.message ?? err}\n`);
     })
-    .finally(() => pendingWaitUntil.delete(tracked));
+    .finally(() => {
+      pendingWaitUntil.delete(tracked);
+      owner?.pending.delete(entry);
+    });
+  entry.promise = tracked;
   pendingWaitUntil.add(tracked);
+  owner?.pending.add(entry);
 }
 
 class ExecutionContext {
   get [Symbol.toStringTag]() {
     return 'ExecutionContext';
   }
-  constructor() {
+  constructor(meter = null) {
     this.props = {};
+    this.meter = meter;
+    this.pending = new Set();
   }
-  waitUntil(promise) {
-    trackWaitUntil(promise);
+  waitUntil(promise, cancel = null) {
+    trackWaitUntil(promise, this, cancel);
   }
   passThroughOnException() {}
+
+  // workerd lets waitUntil work run for 30 s after the response; then it is cancelled.
+  limitAfterResponse(ms, label) {
+    if (this.pending.size === 0) return;
+    setTimeout(() => {
+      if (this.pending.size === 0) return;
+      const count = this.pending.size;
+      for (const entry of this.pending) {
+        entry.cancelled = true;
+        try {
+          entry.cancel?.();
+        } catch {}
+      }
+      if (this.meter) killMeter(this.meter, 'waitUntil');
+      process.stderr.write(
+        `djbuild-host: waitUntil work of ${label} cancelled: ${count} task(s) still running ` +
+          `${ms} ms after the response\n`,
+      );
+    }, ms).unref();
+  }
 }
 
 const patchedContexts = new WeakSet();
@@ -368,14 +630,22 @@ function patchWaitUntil(ctx) {
   const original = ctx.waitUntil.bind(ctx);
   ctx.waitUntil = (awaitable) => {
     const owned = typeof awaitable?.copy === 'function' ? awaitable.copy() : awaitable;
+    let settled = false;
+    // A Python task can be cancelled; other awaitables are dropped (and the request's meter
+    // stops any Python step of theirs that would still run).
+    const cancel = () => {
+      if (!settled && typeof owned?.cancel === 'function') owned.cancel();
+    };
     original(
       (async () => {
         try {
           await owned;
         } finally {
+          settled = true;
           if (typeof owned?.destroy === 'function') owned.destroy();
         }
       })(),
+      cancel,
     );
   };
   patchedContexts.add(ctx);
@@ -509,6 +779,23 @@ async function main() {
     server.listen(opts.port, opts.host, resolve);
   });
   server.on('error', (err) => note(`server error: ${err.message}`));
+  server.on('clientError', (err, socket) => {
+    // Node's own answers when no listener is installed.
+    const fallback = () => {
+      if (!socket.writable || err.code === 'ECONNRESET') return socket.destroy();
+      const status =
+        err.code === 'HPE_HEADER_OVERFLOW'
+          ? '431 Request Header Fields Too Large'
+          : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+            ? '408 Request Timeout'
+            : '400 Bad Request';
+      socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\n\r\n`);
+    };
+    if (err.code !== 'HPE_INVALID_METHOD' || !err.rawPacket) return fallback();
+    ready
+      .then(() => answerUnknownMethod(runtime, socket, err.rawPacket))
+      .then((answered) => answered || fallback(), fallback);
+  });
   const port = server.address().port;
 
   // KV (Miniflare) starts while Pyodide loads.
@@ -524,6 +811,120 @@ async function main() {
   const { loadPyodide } = await import(
     pathToFileURL(path.join(opts.nodeModules, 'pyodide', 'pyodide.mjs')).href
   );
+  const limits = resolveLimits(opts, config);
+  installMeteredFetch();
+  if (opts.workerdClock) installWorkerdClock();
+  const kv = await kvPromise;
+  Object.assign(env, kv.bindings);
+  const moduleName = path
+    .relative(path.dirname(mainPath), mainPath)
+    .slice(0, -3)
+    .split(path.sep)
+    .join('.');
+  const boot = { opts, dist, mainPath, moduleName, flags, env, loadPyodide };
+  let isolate;
+  try {
+    isolate = await bootIsolate(boot);
+  } catch (err) {
+    process.stderr.write(`${err?.message ?? err}\n`);
+    fail(`the worker failed to import (${config.main}); fix the error above and rebuild`, 4);
+  }
+  runtime = {
+    isolate,
+    boot,
+    rebooting: null,
+    requests: 0,
+    limits,
+    env,
+    assets,
+    requestSignal: !!flags.enable_request_signal,
+    origin: `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${port}`,
+  };
+
+  let stopping = false;
+  const shutdown = async (signal) => {
+    if (stopping) process.exit(1); // a second signal: stop now
+    stopping = true;
+    server.close();
+    server.closeAllConnections?.();
+    const deadline = new Promise((resolve) => setTimeout(resolve, 3000).unref());
+    await Promise.race([Promise.allSettled([...pendingWaitUntil]), deadline]);
+    try {
+      await kv.mf?.dispose();
+    } catch {}
+    process.exit(signal === 'SIGINT' ? 130 : 0);
+  };
+  // Miniflare installs exit hooks that end the process at once on a signal; replace them
+  // with a shutdown that lets waitUntil work finish and then disposes Miniflare itself.
+  for (const sig of ['SIGTERM', 'SIGINT']) {
+    process.removeAllListeners(sig);
+    process.on(sig, () => shutdown(sig));
+  }
+  process.on('unhandledRejection', (err) => {
+    if (isFatal(err) && runtime.isolate) {
+      // A fatal error inside a task step of the event loop: no request's promise sees it.
+      discardIsolate(runtime, err);
+      return;
+    }
+    process.stderr.write(`djbuild-host: unhandled rejection: ${err?.stack ?? err}\n`);
+  });
+
+  markReady();
+  process.stdout.write(
+    `djbuild-host ready ${runtime.origin} startup_ms=${realPerfNow().toFixed(0)} ` +
+      `import_ms=${Number(isolate.importMs).toFixed(1)}\n`,
+  );
+  reportStartup(isolate, limits);
+}
+
+// The startup line, and workerd's verdict on the top level's CPU time.
+function reportStartup(isolate, limits) {
+  const cpu = Math.round(isolate.importCpuMs);
+  const budget = limits.startupBudgetMs;
+  const over = budget > 0 && cpu > budget;
+  const memoryMb = isolateMemoryMb(isolate.pyodide);
+  const report = {
+    import_ms: Number(isolate.importMs.toFixed(1)),
+    import_cpu_ms: cpu,
+    budget_ms: budget,
+    over,
+    memory_mb: Number(memoryMb.toFixed(1)),
+    top: isolate.topModules,
+    limits: {
+      plan: limits.plan,
+      cpu_ms: limits.cpuMs,
+      subrequests: limits.subrequests,
+      connections: limits.connections,
+      wait_until_ms: limits.waitUntilMs,
+    },
+  };
+  process.stdout.write(`djbuild-host startup ${JSON.stringify(report)}\n`);
+  if (over) {
+    const lines = isolate.topModules.map(
+      ([name, cumulative, self]) =>
+        `    ${name.padEnd(40)} self ${String(self).padStart(8)} ms  cumulative ${cumulative} ms`,
+    );
+    note(
+      `warning: Python Worker startup exceeded CPU limit ${cpu}<=${budget}: Cloudflare refuses ` +
+        `this upload (error 10021). Top modules by import CPU time:\n${lines.join('\n')}`,
+    );
+  }
+  noteMemory(memoryMb, 'at startup');
+}
+
+function noteMemory(mb, when) {
+  note(`isolate memory ${mb.toFixed(1)} MB ${when}`);
+  if (mb > MEMORY_LIMIT_MB) {
+    note(
+      `warning: isolate memory ${mb.toFixed(1)} MB is over the ${MEMORY_LIMIT_MB} MB Workers ` +
+        'allow per isolate (Pyodide included); Cloudflare would end this isolate',
+    );
+  }
+}
+
+// A fresh isolate: Pyodide loaded, the worker's files mounted, its entry module imported.
+async function bootIsolate(boot) {
+  const { opts, dist, mainPath, moduleName, flags, env, loadPyodide } = boot;
   const pyodide = await loadPyodide({
     indexURL: path.join(opts.nodeModules, 'pyodide') + path.sep,
     stdout: (line) => process.stdout.write(`${line}\n`),
@@ -570,8 +971,6 @@ async function main() {
     FS.mount(NODEFS, { root: path.resolve(opts.sdk) }, PY_RUNTIME_SDK);
   }
 
-  const kv = await kvPromise;
-  Object.assign(env, kv.bindings);
   pyodide.registerJsModule('_pyodide_entrypoint_helper', makeEntrypointHelper(env));
   pyodide.registerJsModule('_cloudflare_compat_flags', flags);
 
@@ -581,61 +980,71 @@ async function main() {
   if (!flags.enable_python_external_sdk && opts.sdk) {
     pyodide.runPython(`import sys; sys.path.append(${JSON.stringify(PY_RUNTIME_SDK)})`);
   }
+  hostPy.install_hooks(STEP_HOOKS);
 
-  const moduleName = path
-    .relative(path.dirname(mainPath), mainPath)
-    .slice(0, -3)
-    .split(path.sep)
-    .join('.');
-  let entryCls;
-  let importMs;
-  try {
-    const imported = await hostPy.import_main.callPromising(moduleName);
-    const module = imported.get(0);
-    importMs = imported.get(1);
-    imported.destroy();
-    entryCls = hostPy.entry_class(module, 'Default');
-  } catch (err) {
-    process.stderr.write(`${err?.message ?? err}\n`);
-    fail(`the worker failed to import (${config.main}); fix the error above and rebuild`, 4);
-  }
-  runtime = {
+  const imported = await hostPy.import_main.callPromising(moduleName, cpuNowMs, 10);
+  const module = imported.get(0);
+  const importMs = imported.get(1);
+  const importCpuMs = imported.get(2);
+  const topModules = imported.get(3).toJs();
+  imported.destroy();
+  const entryCls = hostPy.entry_class(module, 'Default');
+  // Rejected when the isolate dies: requests still waiting on it fail at once.
+  let kill;
+  const dead = new Promise((_, reject) => {
+    kill = reject;
+  });
+  dead.catch(() => {});
+  return {
+    dead,
+    kill,
+    pyodide,
     entryCls,
     handleFetch: hostPy.handle_fetch,
-    env,
-    assets,
-    requestSignal: !!flags.enable_request_signal,
-    origin: `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${port}`,
+    importMs,
+    importCpuMs,
+    topModules,
   };
+}
 
-  let stopping = false;
-  const shutdown = async (signal) => {
-    if (stopping) process.exit(1); // a second signal: stop now
-    stopping = true;
-    server.close();
-    server.closeAllConnections?.();
-    const deadline = new Promise((resolve) => setTimeout(resolve, 3000).unref());
-    await Promise.race([Promise.allSettled([...pendingWaitUntil]), deadline]);
-    try {
-      await kv.mf?.dispose();
-    } catch {}
-    process.exit(signal === 'SIGINT' ? 130 : 0);
-  };
-  // Miniflare installs exit hooks that end the process at once on a signal; replace them
-  // with a shutdown that lets waitUntil work finish and then disposes Miniflare itself.
-  for (const sig of ['SIGTERM', 'SIGINT']) {
-    process.removeAllListeners(sig);
-    process.on(sig, () => shutdown(sig));
-  }
-  process.on('unhandledRejection', (err) => {
-    process.stderr.write(`djbuild-host: unhandled rejection: ${err?.stack ?? err}\n`);
-  });
+// A fatal Pyodide error (a stack overflow in C code, say) leaves the isolate unusable; workerd
+// throws such an isolate away and the next request gets a fresh one. So does this host.
+function isFatal(err) {
+  return !!err?.pyodide_fatal_error || /fatally failed|promising task/.test(String(err?.message));
+}
 
-  markReady();
-  process.stdout.write(
-    `djbuild-host ready ${runtime.origin} startup_ms=${performance.now().toFixed(0)} ` +
-      `import_ms=${Number(importMs).toFixed(1)}\n`,
+function discardIsolate(runtime, err) {
+  if (runtime.isolate === null) return;
+  runtime.isolate.kill(err);
+  runtime.isolate = null;
+  note(
+    `the isolate suffered a fatal error (${String(err?.message ?? err).split('\n')[0]}); ` +
+      'it is discarded and the next request gets a fresh one',
   );
+  startFreshIsolate(runtime);
+}
+
+function startFreshIsolate(runtime) {
+  runtime.rebooting = bootIsolate(runtime.boot).then(
+    (fresh) => {
+      runtime.isolate = fresh;
+      runtime.rebooting = null;
+      note(`fresh isolate ready (import ${fresh.importMs.toFixed(0)} ms)`);
+      return fresh;
+    },
+    (bootErr) => {
+      runtime.rebooting = null;
+      note(`error: a fresh isolate failed to start: ${bootErr?.message ?? bootErr}`);
+      throw bootErr;
+    },
+  );
+  runtime.rebooting.catch(() => {});
+}
+
+async function currentIsolate(runtime) {
+  if (runtime.isolate) return runtime.isolate;
+  if (!runtime.rebooting) startFreshIsolate(runtime);
+  return runtime.rebooting;
 }
 
 // Query parameters whose values are credentials (an OAuth callback's code and state, tokens,
@@ -660,16 +1069,111 @@ function loggablePath(rawPath) {
   return `${rawPath.slice(0, q)}?${params.join('&')}`;
 }
 
-function logRequest(method, rawPath, status, started, response, note = '') {
-  const ms = (performance.now() - started).toFixed(1);
+function logRequest(method, rawPath, status, started, response, note = '', meter = null) {
+  const ms = (realPerfNow() - started).toFixed(1);
+  const cpu = meter ? ` cpu=${meter.cpuMs.toFixed(1)}ms` : '';
   const rid = response?.headers?.get?.('x-request-id');
   process.stdout.write(
-    `${method} ${loggablePath(rawPath)} ${status} ${ms}ms${rid ? ` id=${rid}` : ''}${note ? ` ${note}` : ''}\n`,
+    `${method} ${loggablePath(rawPath)} ${status} ${ms}ms${cpu}${rid ? ` id=${rid}` : ''}${note ? ` ${note}` : ''}\n`,
   );
 }
 
+// What Cloudflare answers when a Worker is stopped for its CPU time (error 1102).
+function limitExceededResponse() {
+  const page =
+    '<!doctype html><title>Worker exceeded resource limits | Cloudflare</title>\n' +
+    '<h1>Error 1102</h1><p>Worker exceeded resource limits</p>\n';
+  return new Response(page, { status: 503, headers: { 'content-type': 'text/html; charset=utf-8' } });
+}
+
+// Methods the fetch spec forbids in `new Request` (CONNECT, TRACE, TRACK) still reach the
+// worker, as on workerd: a Request made with GET, seen through a proxy that reports the method.
+const FORBIDDEN_METHODS = new Set(['CONNECT', 'TRACE', 'TRACK']);
+
+function withMethod(request, method) {
+  return new Proxy(request, {
+    get(target, prop) {
+      if (prop === 'method') return method;
+      const value = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+// Run the worker's fetch handler for `request` under a new meter; returns
+// { response, meter, ctx } or throws.
+async function runWorker(runtime, request, label) {
+  const isolate = await currentIsolate(runtime);
+  const meter = newMeter(label, runtime.limits);
+  const ctx = new ExecutionContext(meter);
+  if (workerClock.frozen) advanceWorkerClock();
+  let response;
+  try {
+    response = await Promise.race([
+      isolate.handleFetch.callPromising(isolate.entryCls, ctx, runtime.env, request, meter),
+      isolate.dead,
+    ]);
+  } catch (err) {
+    if (isFatal(err)) discardIsolate(runtime, err);
+    err.meter = meter;
+    err.ctx = ctx;
+    throw err;
+  }
+  if (meter.killed) {
+    response?.destroy?.();
+    const err = new Error(`request stopped: ${meter.killReason}`);
+    err.meter = meter;
+    throw err;
+  }
+  if (!(response instanceof Response)) {
+    const got = response?.type ?? typeof response;
+    response?.destroy?.();
+    const err = new TypeError(`fetch() returned ${got}, not a Response`);
+    err.meter = meter;
+    throw err;
+  }
+  runtime.requests += 1;
+  const every = runtime.limits.memoryEvery;
+  if (every > 0 && runtime.requests % every === 0 && runtime.isolate) {
+    noteMemory(isolateMemoryMb(runtime.isolate.pyodide), `after ${runtime.requests} requests`);
+  }
+  return { response, meter, ctx };
+}
+
+// A method Node's HTTP parser refuses (not in its list): the host answers as the worker's
+// router would, a JSON 405 with the Allow header the worker gives for that path (it asks the
+// worker with OPTIONS).
+async function answerUnknownMethod(runtime, socket, packet) {
+  const line = packet.toString('latin1').split('\r\n', 1)[0];
+  const match = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) (\S+) HTTP\/1\.[01]$/.exec(line);
+  if (!match) return false;
+  const [, method, target] = match;
+  let allow = null;
+  try {
+    const probe = new Request(new URL(target, runtime.origin), { method: 'OPTIONS' });
+    const { response } = await runWorker(runtime, probe, `OPTIONS ${target}`);
+    allow = response.headers.get('allow');
+    response.body?.cancel().catch(() => {});
+  } catch (err) {
+    note(`OPTIONS ${target} for an unknown method failed: ${err?.message ?? err}`);
+  }
+  const body = JSON.stringify(
+    allow ? { error: 'Method not allowed', allow: allow.split(/,\s*/) } : { error: 'Method not allowed' },
+  );
+  const head = [
+    'HTTP/1.1 405 Method Not Allowed',
+    'content-type: application/json',
+    `content-length: ${Buffer.byteLength(body)}`,
+    ...(allow ? [`allow: ${allow}`] : []),
+    'connection: close',
+  ];
+  socket.end(`${head.join('\r\n')}\r\n\r\n${body}`);
+  process.stdout.write(`${method} ${loggablePath(target)} 405 0.0ms host: method unknown to the parser\n`);
+  return true;
+}
+
 async function handle(runtime, req, res) {
-  const started = performance.now();
+  const started = realPerfNow();
   const rawPath = req.url ?? '/';
   const headers = new Headers();
   for (let i = 0; i < req.rawHeaders.length; i += 2) {
@@ -682,17 +1186,23 @@ async function handle(runtime, req, res) {
   if (!headers.has('cf-connecting-ip')) headers.set('cf-connecting-ip', req.socket.remoteAddress ?? '');
   const controller = new AbortController();
   const method = req.method ?? 'GET';
-  const init = { method, headers, signal: runtime.requestSignal ? controller.signal : undefined };
-  if (method !== 'GET' && method !== 'HEAD') {
+  const forbidden = FORBIDDEN_METHODS.has(method.toUpperCase());
+  const init = {
+    method: forbidden ? 'GET' : method,
+    headers,
+    signal: runtime.requestSignal ? controller.signal : undefined,
+  };
+  if (method !== 'GET' && method !== 'HEAD' && !forbidden) {
     init.body = Readable.toWeb(req);
     init.duplex = 'half';
   }
   let request;
   try {
     request = new Request(new URL(rawPath, runtime.origin), init);
+    if (forbidden) request = withMethod(request, method);
   } catch (err) {
-    res.writeHead(400, { 'content-type': 'text/plain' });
-    res.end('Bad Request');
+    res.writeHead(400, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ error: 'Bad request' }));
     logRequest(method, rawPath, 400, started, null);
     return;
   }
@@ -706,23 +1216,31 @@ async function handle(runtime, req, res) {
   });
 
   let response = runtime.assets ? await runtime.assets.route(request, rawPath) : null;
+  let meter = null;
+  let ctx = null;
   if (response === null) {
-    const ctx = new ExecutionContext();
     try {
-      response = await runtime.handleFetch.callPromising(runtime.entryCls, ctx, runtime.env, request);
-      if (!(response instanceof Response)) {
-        const got = response?.type ?? typeof response;
-        response?.destroy?.();
-        throw new TypeError(`fetch() returned ${got}, not a Response`);
-      }
+      ({ response, meter, ctx } = await runWorker(runtime, request, `${method} ${loggablePath(rawPath)}`));
     } catch (err) {
+      meter = err?.meter ?? null;
+      finished = true;
+      // waitUntil work registered before the failure still gets its deadline
+      err?.ctx?.limitAfterResponse(runtime.limits.waitUntilMs, `${method} ${loggablePath(rawPath)}`);
+      if (meter?.killReason === 'cpu') {
+        response = limitExceededResponse();
+        if (!res.destroyed) {
+          res.writeHead(503, { 'content-type': response.headers.get('content-type') });
+          res.end(await response.text());
+        }
+        logRequest(method, rawPath, 503, started, null, 'exceeded CPU time limit (1102)', meter);
+        return;
+      }
       process.stderr.write(`djbuild-host: worker raised on ${method} ${rawPath}:\n${err?.message ?? err}\n`);
       if (!res.destroyed) {
         res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
         res.end('Internal Server Error');
       }
-      finished = true;
-      logRequest(method, rawPath, 500, started, null, 'worker error');
+      logRequest(method, rawPath, 500, started, null, isFatal(err) ? 'fatal error, isolate discarded' : 'worker error', meter);
       return;
     }
   }
@@ -736,7 +1254,8 @@ async function handle(runtime, req, res) {
   if (cookies.length) outHeaders['set-cookie'] = cookies;
   if (res.destroyed) {
     response.body?.cancel(new Error('client disconnected')).catch(() => {});
-    logRequest(method, rawPath, response.status, started, response, 'client gone');
+    logRequest(method, rawPath, response.status, started, response, 'client gone', meter);
+    ctx?.limitAfterResponse(runtime.limits.waitUntilMs, `${method} ${loggablePath(rawPath)}`);
     return;
   }
   res.writeHead(response.status, response.statusText || undefined, outHeaders);
@@ -745,6 +1264,8 @@ async function handle(runtime, req, res) {
   let note = '';
   if (response.body && method !== 'HEAD') {
     reader = response.body.getReader();
+    // The request stopped for its CPU time while streaming: the stream ends there.
+    if (meter) meter.onKill = (reason) => reader?.cancel(new Error(`request stopped: ${reason}`)).catch(() => {});
     try {
       for (;;) {
         const { value, done } = await reader.read();
@@ -762,13 +1283,18 @@ async function handle(runtime, req, res) {
       process.stderr.write(`djbuild-host: response body of ${method} ${rawPath} failed: ${err?.message ?? err}\n`);
       res.destroy();
     }
+    if (meter?.killed && !note) {
+      note = `stopped: ${meter.killReason === 'cpu' ? 'exceeded CPU time limit (1102)' : meter.killReason}`;
+      res.destroy();
+    }
     if (res.destroyed && !note) note = 'client disconnected';
   } else {
     response.body?.cancel().catch(() => {});
   }
   finished = true;
   res.end();
-  logRequest(method, rawPath, response.status, started, response, note);
+  logRequest(method, rawPath, response.status, started, response, note, meter);
+  ctx?.limitAfterResponse(runtime.limits.waitUntilMs, `${method} ${loggablePath(rawPath)}`);
 }
 
 main().catch((err) => fail(err?.stack ?? String(err)));

@@ -42,6 +42,7 @@ def make_dist(
     entry_source: str | None = None,
     flags: tuple[str, ...] = ("python_workers", "enable_request_signal"),
     vendor_sdk: bool = True,
+    extra_config: str = "",
 ) -> Path:
     """Write a deployable-shaped dist/: wrangler.toml, src/entry.py, python_modules/, public/."""
     shutil.rmtree(dist, ignore_errors=True)
@@ -63,7 +64,7 @@ def make_dist(
     (public / "api" / "hello").write_text("asset, not worker\n")
     (dist / "secret.txt").write_text("TOP-SECRET-OUTSIDE-ASSETS\n")
     flag_list = "[" + ", ".join(f'"{f}"' for f in flags) + "]"
-    (dist / "wrangler.toml").write_text(WRANGLER_TOML.format(flags=flag_list))
+    (dist / "wrangler.toml").write_text(WRANGLER_TOML.format(flags=flag_list) + extra_config)
     (dist / ".dev.vars").write_text('# secrets for local runs\nAPI_TOKEN="s3cret"\n')
     return dist
 

@@ -65,7 +65,7 @@ def test_request_log_line_has_method_path_status_duration_and_request_id(
     client: httpx.Client, host: LocalHost
 ) -> None:
     client.get("/api/hello")
-    line = host.wait_for_line(r"^GET /api/hello 200 [\d.]+ms id=req-hello$")
+    line = host.wait_for_line(r"^GET /api/hello 200 [\d.]+ms cpu=[\d.]+ms id=req-hello$")
     assert "id=req-hello" in line
 
 
