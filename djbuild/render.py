@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -37,33 +36,28 @@ def entry_module(app_ref: str, app_module: str, app_attr: str) -> str:
     )
 
 
-def docs_html(doc: dict[str, Any]) -> str:
+def docs_html(doc: dict[str, Any], spec_url: str, base: str) -> str:
+    """The docs page: Swagger UI (files under `base`) over the document at `spec_url`, with
+    every operation also listed for readers without JavaScript."""
     # OpenAPI objects have many optional keys: a missing one renders as nothing.
     return (
         _env(strict=False)
         .get_template("docs.html.j2")
-        .render(
-            info=doc["info"], paths=doc["paths"], components=doc.get("components", {"schemas": {}})
-        )
+        .render(info=doc["info"], paths=doc["paths"], spec_url=spec_url, base=base)
     )
 
 
-def generated_module(openapi_text: str, docs: str) -> str:
-    return (
-        _env()
-        .get_template("generated.py.j2")
-        .render(openapi_json=repr(openapi_text), docs_html=repr(docs))
-    )
+def docs_js() -> str:
+    return _env().get_template("docs.js.j2").render()
 
 
 class WranglerConfigError(ValueError):
     pass
 
 
-def wrangler_config(
-    source: dict[str, Any], source_dir: Path, out_dir: Path, main: str, source_name: str
-) -> str:
-    """dist/wrangler.toml: main into src/, Python 3.14 selected, asset paths made relative."""
+def wrangler_config(source: dict[str, Any], main: str, assets_dir: str, source_name: str) -> str:
+    """dist/wrangler.toml: main into src/, Python 3.14 selected, assets from the build's own
+    assets folder (the project's files and the generated docs)."""
     cfg = json.loads(json.dumps(source))  # deep copy
     cfg.pop("build", None)  # the build already happened; wrangler must not run one
     cfg["main"] = main
@@ -80,10 +74,12 @@ def wrangler_config(
             f"use {PY314_DATE} or later (or add the python_workers_314 flag)"
         )
     cfg["compatibility_date"] = str(date)
+    # the build merges the project's assets and the generated ones into its own folder
     assets = cfg.get("assets")
-    if isinstance(assets, dict) and "directory" in assets:
-        absolute = (source_dir / assets["directory"]).resolve()
-        assets["directory"] = Path(os.path.relpath(absolute, out_dir.resolve())).as_posix()
+    assets = dict(assets) if isinstance(assets, dict) else {}
+    assets["directory"] = assets_dir
+    assets.setdefault("binding", "ASSETS")
+    cfg["assets"] = assets
     ordered = {
         k: cfg[k] for k in ("name", "main", "compatibility_date", "compatibility_flags") if k in cfg
     }
