@@ -119,8 +119,9 @@ def playwright_driver() -> Iterator[Any]:
             "chromium package (or set DJ_CHROMIUM to a Chromium binary)",
             pytrace=False,
         )
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=TIMEOUT_MS)
     with sync_playwright() as driver:
         yield driver
 
