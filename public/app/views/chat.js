@@ -93,10 +93,9 @@ export function chatView(app) {
             row.textContent = `${toolLabel(data?.tool)}: ${data?.result ?? "done"}`;
           } else if (type === "error") {
             item.append(h("p", { class: "error" }, sentence(typeof data === "string" ? data : "The DJ could not answer")));
-          } else if (type === "done") {
-            return false;
           }
-          return true;
+          return true; // `done` comes last and the server then ends the stream
+
         },
         controller.signal,
       );

@@ -150,7 +150,6 @@ export function mixView(app) {
         else if (type === "done") {
           mix = { ...mix, vibe: data.vibe, queue: data.queue };
           line(data.message, "done");
-          return false;
         }
         return true;
       });
