@@ -285,7 +285,7 @@ export function mixView(app) {
                     {},
                     tile(s.name),
                     h("span", { class: "grow" }, h("strong", {}, s.name), h("small", {}, `${s.artist}${s.bpm ? ` · ${Math.round(s.bpm)} BPM` : ""} · ${s.reason}`)),
-                    h("button", { "aria-label": `Add ${s.name} to the queue`, onclick: (e) => add(s, e.currentTarget) }, "Add"),
+                    h("button", { "aria-label": `Add ${s.name} by ${s.artist} to the queue`, onclick: (e) => add(s, e.currentTarget) }, "Add"),
                   ),
                 )
               : h("li", { class: "muted" }, "No suggestions right now."),
