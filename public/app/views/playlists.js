@@ -162,7 +162,6 @@ export function renderAnalysis(box, a, dates) {
   const years = meta.release_year_range;
   clear(
     box,
-    h("p", { class: "muted" }, a.message || ""),
     h(
       "dl",
       { class: "facts" },
