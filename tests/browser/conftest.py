@@ -111,8 +111,10 @@ def dj(dj_web: DJWeb) -> Iterator[DJWeb]:
     fakes.reset()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright_driver() -> Iterator[Any]:
+    # Module scope, not session: the sync API keeps an event loop running in this thread
+    # while it is open, which the asyncio tests that run after the browser tests cannot share.
     if not Path(CHROMIUM).exists():
         pytest.fail(
             f"Chromium is not installed at {CHROMIUM}: `python3 tasks.py test` installs Debian's "
