@@ -325,11 +325,13 @@ class Event:
 
 @dataclass(frozen=True, slots=True)
 class Transition:
-    """A track that gave way to another: what played, from when, until when (ms)."""
+    """A track that gave way to another: what played, from when, until when (ms), and the
+    track that took its place (which tells a change the mix made itself, e.g. a steer)."""
 
     track: Track
     started_ms: int
     ended_ms: int
+    next_track: Track | None = None
 
     @property
     def listen_ms(self) -> int:
@@ -431,7 +433,9 @@ class DeltaEngine:
         if not track.same_as(prev.track):
             events.append(Event("track", {**track.payload(), "seq": self.next_seq()}))
             if prev.track is not None:
-                out.transition = Transition(prev.track, self.track_started_ms, snap.timestamp)
+                out.transition = Transition(
+                    prev.track, self.track_started_ms, snap.timestamp, next_track=track
+                )
             self.track_started_ms = snap.timestamp
         if prev.is_playing != snap.is_playing:
             events.append(Event("state", {"isPlaying": snap.is_playing, "seq": self.next_seq()}))

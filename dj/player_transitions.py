@@ -13,6 +13,13 @@ runs in the background (`waitUntil`), never on the poll path (reference §2.3):
 6. three or more skips in a row clear a non-empty queue (the refill is left to `queue_low`);
 7. one save (upstream saved twice when it cleared the queue).
 
+A change the mix made itself is not the listener's skip. When the steer stream restarts
+playback with its new queue it first stores a `steer` signal naming the track it starts
+(`steer_marker`); the transition onto that track, seen within `STEER_WINDOW_MS`, records the
+track it cut short as a `steer` signal too: no skip, no taste change, and the skip run starts
+again from there. (Upstream counted those changes as skips, so a steer or two after a couple of
+real skips emptied the new queue.)
+
 The rules themselves are `dj.mix_rules`; this module only orders them (`apply_transition`,
 pure) and does the I/O around them (`TransitionHandler`).
 
@@ -58,6 +65,8 @@ SAME_PLAY_WINDOW_MS = 30_000
 """A history entry this recent for the same track is the same play, recorded already."""
 SAME_SIGNAL_WINDOW_MS = 15_000
 """A newest signal this recent for the same track is the same transition, seen by another stream."""
+STEER_WINDOW_MS = 60_000
+"""A steer's restart of playback is matched to a transition seen at most this long after it."""
 
 # Worst-case costs, used to ask the stream's allowance before spending.
 ME_SUBREQUESTS = 2  # GET /me, retried once
@@ -161,6 +170,26 @@ def is_repeat_signal(session: MixSession, track_id: str, now_ms: int) -> bool:
     return newest.track_id == track_id and abs(now_ms - newest.timestamp) <= SAME_SIGNAL_WINDOW_MS
 
 
+def steer_marker(track_id: str, now_ms: int) -> ListenerSignal:
+    """The signal a steer stores just before it starts playing `track_id` itself."""
+    return ListenerSignal(
+        track_id=track_id, type="steer", listen_duration=0, track_duration=0, timestamp=now_ms
+    )
+
+
+def caused_by_steer(session: MixSession, next_track_id: str | None, now_ms: int) -> bool:
+    """The newest signal is a steer's marker for the track now playing, from moments ago."""
+    if not next_track_id or not session.signals:
+        return False
+    newest = session.signals[-1]
+    return (
+        newest.type == "steer"
+        and newest.track_duration == 0
+        and newest.track_id == next_track_id
+        and 0 <= now_ms - newest.timestamp <= STEER_WINDOW_MS
+    )
+
+
 def wants_bpm(session: MixSession, track: FinishedTrack, now_ms: int) -> bool:
     """Whether the transition will move the track to the history (so a BPM is worth a lookup)."""
     if is_repeat_signal(session, track.track_id, now_ms):
@@ -177,18 +206,24 @@ def apply_transition(
     listen_ms: int,
     now_ms: int,
     bpm: float | None = None,
+    next_track_id: str | None = None,
 ) -> TransitionOutcome:
-    """The session after `track` ended having been heard for `listen_ms` (pure)."""
+    """The session after `track` ended having been heard for `listen_ms` (pure).
+
+    `next_track_id` is the track that took its place: when a steer started it, the ended
+    track's signal is `steer`, not the listener's verdict."""
     if is_repeat_signal(session, track.track_id, now_ms):
         return TransitionOutcome(session, None, duplicate=True)
     signal = make_signal(
         track_id=track.track_id, listen_ms=listen_ms, duration_ms=track.duration_ms, now_ms=now_ms
     )
+    if caused_by_steer(session, next_track_id, now_ms):
+        signal = signal.model_copy(update={"type": "steer"})
     updated = add_signal(session, signal)
     updated, moved = record_track_played(
         updated, track_id=track.track_id, track_uri=track.track_uri, now_ms=now_ms, bpm=bpm
     )
-    if wants_taste_update(updated, signal.type):
+    if signal.type != "steer" and wants_taste_update(updated, signal.type):
         updated = update_taste_from_signal(updated, signal.type, track.artist, now_ms)
     updated, cleared = apply_skip_rule(updated)
     return TransitionOutcome(touch(updated, now_ms), signal, moved=moved, queue_cleared=cleared)
@@ -270,8 +305,14 @@ class TransitionHandler:
             else:
                 self._warn("BPM lookup skipped: no budget left", track=track.track_id)
             now = self.now_ms()
+        following = transition.next_track
         outcome = apply_transition(
-            session, track, listen_ms=transition.listen_ms, now_ms=now, bpm=bpm
+            session,
+            track,
+            listen_ms=transition.listen_ms,
+            now_ms=now,
+            bpm=bpm,
+            next_track_id=following.id if following is not None else None,
         )
         self.outcomes.append(outcome)
         if outcome.duplicate:

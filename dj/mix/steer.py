@@ -11,7 +11,8 @@ track added) → `progress` (playing, only when Spotify started the new queue) �
 → `done`; on failure `error {message}` and no `done`. The main model interprets the request
 with thinking; the fast model writes the two progress lines (a fixed line when it cannot);
 the new queue comes from `SuggestionEngine.for_steering` (five tracks) and playback restarts
-with it, as upstream's stream does.
+with it, as upstream's stream does; the session records that restart first (a `steer` signal,
+see `dj.player_transitions`) so the player stream does not take it for the listener's skip.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ import random
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from dj.mix_rules import clear_queue
+from dj.mix_rules import add_signal, clear_queue
 from dj.models.mix import MixSession, VibeProfile
+from dj.player_transitions import steer_marker
 from dj.steering import (
     apply_adjustment,
     apply_stream_adjustment,
@@ -36,7 +38,7 @@ from runtime.errors import HTTPError
 
 from . import ai
 from .autofill import apply
-from .sessions import MixService
+from .sessions import MixService, now_ms
 from .spotify_calls import MixSpotify
 from .suggestions import SuggestionEngine
 
@@ -176,6 +178,10 @@ async def _run(
         pending, added = result.session, result.added
     except Exception as exc:  # the vibe change is saved below even without new tracks
         c.log.error("steer stream: suggestions failed", exc)
+    if added:
+        # Playback restarts with the new queue below: mark the track change as ours, so the
+        # player stream does not count it as the listener's skip.
+        pending = add_signal(pending, steer_marker(pending.queue[0].track_id, now_ms()))
     saved = await svc.save(pending)
     for track in added:
         await send(
