@@ -112,7 +112,7 @@ def inputs_key(cfg: ProjectConfig, inputs: list[str], requirements: list[str]) -
 
     try:
         for path in _own_files():
-            add(path.relative_to(_DJBUILD).as_posix(), path)
+            add(path.relative_to(_DJBUILD.parent).as_posix(), path)
         pyproject = cfg.root / "pyproject.toml"
         if pyproject.exists():
             add("pyproject", pyproject)

@@ -53,7 +53,9 @@ def test_build_runs_the_step_and_assets_serve_what_it_wrote(tmp_path: Path) -> N
     assert "assets" in result.timings
     assert (project / "web-dist" / "index.html").is_file()
     wrangler = tomllib.loads((out / "wrangler.toml").read_text())
-    assert (out / wrangler["assets"]["directory"]).resolve() == project / "web-dist"
+    served = out / wrangler["assets"]["directory"]  # the step's output, merged with djbuild's
+    assert (served / "index.html").read_text() == (project / "web-dist" / "index.html").read_text()
+    assert (served / "app.js").is_file()
     assert wrangler["assets"]["binding"] == "ASSETS"
     with LocalHost(out, persist_to=tmp_path / "state") as host:
         page = httpx.get(f"{host.url}/", timeout=30)
