@@ -168,7 +168,11 @@ def _request_from_js(js_request: Any, raw: Any) -> Request:
     return Request(js_request.method, js_request.url, headers, reader=read, raw=raw)
 
 
+# JS globals looked up once: each `js.X` is a property lookup across the FFI.
 _array_from = js.Array.from_
+_JsResponse = js.Response
+_object_from_entries = js.Object.fromEntries
+_undefined = js.undefined
 _NULL_BODY_STATUSES = frozenset((101, 204, 205, 304))
 
 # JS ResponseInit objects by (status, header pairs), reused across requests: most responses of
@@ -187,7 +191,7 @@ def _response_init(status: int, pairs: tuple[tuple[str, str], ...]) -> Any:
             _INIT_CACHE.pop(next(iter(_INIT_CACHE))).destroy()
         init = to_js(
             {"status": status, "headers": [list(pair) for pair in pairs]},
-            dict_converter=js.Object.fromEntries,
+            dict_converter=_object_from_entries,
         )
         _INIT_CACHE[key] = init
     return init
@@ -201,12 +205,12 @@ def _response_to_js(response: Response) -> Any:
         (varying if low in PER_REQUEST_HEADERS else fixed).append(pair)
     body = response.body
     if response.status in _NULL_BODY_STATUSES:
-        js_body = js.undefined
+        js_body = _undefined
     elif isinstance(body, (bytes, bytearray)):
-        js_body = to_js(body) if body else js.undefined
+        js_body = to_js(body) if body else _undefined
     else:
         js_body = body  # a JS ReadableStream from a pipe
-    js_response = js.Response.new(js_body, _response_init(response.status, tuple(fixed)))
+    js_response = _JsResponse.new(js_body, _response_init(response.status, tuple(fixed)))
     if varying:
         append = js_response.headers.append
         for name, value in varying:
