@@ -28,6 +28,7 @@ import tempfile
 import urllib.request
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = Path(__file__).resolve().parent
@@ -144,14 +145,27 @@ _report = {
 print("__MARK__" + _json.dumps(_report), flush=True)
 
 
-async def _dispatch_loop(ctx, env, n, url):
+async def _dispatch_loop(ctx, env, n, url, method="GET", body=None):
+    from inspect import isawaitable
+
     import js
     import workers
+    from pyodide.ffi import to_js
 
+    init = None
+    if body is not None:
+        init = to_js(
+            {"method": method, "body": body, "headers": [["content-type", "application/json"]]},
+            dict_converter=js.Object.fromEntries,
+        )
     for _ in range(n):
-        request = workers.python_from_rpc(js.Request.new(url))
-        response = await _real.Default(ctx, env).fetch(request)
-        workers.python_to_rpc(response)
+        js_request = js.Request.new(url, init) if init is not None else js.Request.new(url)
+        response = _real.Default(ctx, env).fetch(workers.python_from_rpc(js_request))
+        if isawaitable(response):
+            response = await response
+        response = workers.python_to_rpc(response)
+        if response.status >= 400:
+            raise RuntimeError(f"dispatch answered {response.status}")
 
 
 async def _profile(ctx, env, query, origin):
@@ -164,13 +178,15 @@ async def _profile(ctx, env, query, origin):
     n = int(params.get("n", ["500"])[0])
     top = int(params.get("top", ["30"])[0])
     url = origin + params.get("path", ["/api/health"])[0]
-    await _dispatch_loop(ctx, env, 50, url)  # warm up
+    method = params.get("method", ["GET"])[0]
+    body = params.get("body", [None])[0]
+    await _dispatch_loop(ctx, env, 50, url, method, body)  # warm up
     started = _time.perf_counter()
-    await _dispatch_loop(ctx, env, n, url)
+    await _dispatch_loop(ctx, env, n, url, method, body)
     per_request_us = (_time.perf_counter() - started) / n * 1e6
     profiler = cProfile.Profile()
     profiler.enable()
-    await _dispatch_loop(ctx, env, n, url)
+    await _dispatch_loop(ctx, env, n, url, method, body)
     profiler.disable()
     out = io.StringIO()
     stats = pstats.Stats(profiler, stream=out)
@@ -204,7 +220,13 @@ def wrap(dist: Path) -> None:
 def build(worker: str, dist: Path) -> None:
     import peers
 
-    builders = {"dj": peers.build_dj, "runtime": peers.build_runtime, "bare": peers.build_bare}
+    builders = {
+        "dj": peers.build_dj,
+        "runtime": peers.build_runtime,
+        "bare": peers.build_bare,
+        "hayate": peers.build_hayate,
+        "fastapi": peers.build_fastapi,
+    }
     builders[worker](dist)
 
 
@@ -267,11 +289,14 @@ def summarise(starts: list[dict[str, Any]], top: int) -> dict[str, Any]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--worker", choices=("dj", "runtime", "bare"), default="dj")
+    parser.add_argument(
+        "--worker", choices=("dj", "runtime", "bare", "hayate", "fastapi"), default="dj"
+    )
     parser.add_argument("--dist", type=Path, help="profile this built dist/ instead")
     parser.add_argument("--starts", type=int, default=3, help="cold starts for import times")
     parser.add_argument("--dispatches", type=int, default=500, help="0: no request profile")
     parser.add_argument("--path", default="/api/health", help="route for the request profile")
+    parser.add_argument("--post", help="dispatch POSTs of this JSON body to --path instead")
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -300,7 +325,10 @@ def main() -> int:
                 start["host_import_ms"] = host.import_ms
                 starts.append(start)
                 if index == args.starts - 1 and args.dispatches:
-                    query = f"n={args.dispatches}&top={args.top}&path={args.path}"
+                    query = urlencode(
+                        {"n": args.dispatches, "top": args.top, "path": args.path}
+                        | ({"method": "POST", "body": args.post} if args.post else {})
+                    )
                     with urllib.request.urlopen(
                         f"{url}/__bench/profile?{query}", timeout=300
                     ) as answer:
@@ -342,7 +370,8 @@ def main() -> int:
         )
     if request_profile is not None:
         print(
-            f"\n{request_profile['n']} in-process dispatches of GET {args.path}: "
+            f"\n{request_profile['n']} in-process dispatches of "
+            f"{'POST' if args.post else 'GET'} {args.path}: "
             f"{request_profile['per_request_us']:.0f} µs per request (no profiler)\n"
         )
         print(request_profile["profile"])
