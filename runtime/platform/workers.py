@@ -163,7 +163,7 @@ def _request_from_js(js_request: Any, raw: Any) -> Request:
 
     async def read() -> bytes:
         buffer = await js_request.arrayBuffer()
-        return bytes(buffer.to_py())
+        return buffer.to_bytes()  # one copy into bytes
 
     return Request(js_request.method, js_request.url, headers, reader=read, raw=raw)
 
