@@ -15,53 +15,87 @@ from pydantic import BaseModel
 
 
 class Headers:
-    """Case-insensitive, order-keeping, multi-valued header list."""
+    """Case-insensitive, order-keeping, multi-valued header list.
 
-    __slots__ = ("_items",)
+    The lowercased names are kept beside the pairs, so lookups are one C-level list search
+    instead of a Python loop lowercasing every name (this sits on every request's path).
+    """
+
+    __slots__ = ("_items", "_lower")
 
     def __init__(
         self, items: Iterable[tuple[str, str]] | dict[str, str] | Headers | None = None
     ) -> None:
         if items is None:
             self._items: list[tuple[str, str]] = []
-        elif isinstance(items, Headers):
+            self._lower: list[str] = []
+            return
+        if isinstance(items, Headers):
             self._items = list(items._items)
-        elif isinstance(items, dict):
-            self._items = [(str(k), str(v)) for k, v in items.items()]
-        else:
-            self._items = [(str(k), str(v)) for k, v in items]
+            self._lower = list(items._lower)
+            return
+        pairs = items.items() if isinstance(items, dict) else items
+        self._items = [(str(k), str(v)) for k, v in pairs]
+        self._lower = [k.lower() for k, _ in self._items]
+
+    @classmethod
+    def from_pairs(cls, pairs: list[tuple[str, str]], lower: list[str]) -> Headers:
+        """Headers from pairs of str already made, with their lowercased names (no copy)."""
+        headers = cls.__new__(cls)
+        headers._items = pairs
+        headers._lower = lower
+        return headers
 
     def get(self, name: str, default: str | None = None) -> str | None:
-        low = name.lower()
-        for key, value in self._items:
-            if key.lower() == low:
-                return value
-        return default
+        try:
+            return self._items[self._lower.index(name.lower())][1]
+        except ValueError:
+            return default
 
     def get_all(self, name: str) -> list[str]:
         low = name.lower()
-        return [value for key, value in self._items if key.lower() == low]
+        return [pair[1] for key, pair in zip(self._lower, self._items, strict=True) if key == low]
 
     def set(self, name: str, value: str) -> None:
-        self.delete(name)
+        low = name.lower()
+        if low in self._lower:
+            self._remove(low)
         self._items.append((name, value))
+        self._lower.append(low)
 
     def setdefault(self, name: str, value: str) -> None:
-        if name not in self:
+        low = name.lower()
+        if low not in self._lower:
             self._items.append((name, value))
+            self._lower.append(low)
 
     def add(self, name: str, value: str) -> None:
         self._items.append((name, value))
+        self._lower.append(name.lower())
+
+    def add_missing(self, defaults: list[tuple[str, str, str]]) -> None:
+        """Add each `(name, lowercased name, value)` whose name is not present yet."""
+        lower = self._lower
+        for name, low, value in defaults:
+            if low not in lower:
+                self._items.append((name, value))
+                lower.append(low)
 
     def delete(self, name: str) -> None:
         low = name.lower()
-        self._items = [(k, v) for k, v in self._items if k.lower() != low]
+        if low in self._lower:
+            self._remove(low)
+
+    def _remove(self, low: str) -> None:
+        keep = [i for i, key in enumerate(self._lower) if key != low]
+        self._items = [self._items[i] for i in keep]
+        self._lower = [self._lower[i] for i in keep]
 
     def items(self) -> list[tuple[str, str]]:
         return list(self._items)
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and self.get(name) is not None
+        return isinstance(name, str) and name.lower() in self._lower
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         return iter(self._items)
@@ -71,6 +105,13 @@ class Headers:
 
     def __repr__(self) -> str:
         return f"Headers({self._items!r})"
+
+
+# Lowercased names of response headers whose values change with every request (a request id,
+# cookies). A platform adapter may cache what the rest of a response's headers build (the JS
+# ResponseInit on Workers) and add these afterwards. Middleware that sets such a header adds
+# its name here when the app is assembled.
+PER_REQUEST_HEADERS: set[str] = {"set-cookie", "location", "retry-after", "date", "etag"}
 
 
 BodyReader = Callable[[], Awaitable[bytes]]

@@ -24,11 +24,30 @@ def cors(
     max_age: int = 600,
     expose_headers: str = "X-Request-Id",
 ) -> Callable[[Context, Callable[[], Awaitable[Response]]], Awaitable[Response]]:
+    # The parsed origin set per configured value: the var is read per request (one build
+    # serves several deployments), but it is split and normalised only when it changes.
+    parsed: dict[str, frozenset[str]] = {}
+
+    def allowed_origins(configured: str) -> frozenset[str]:
+        found = parsed.get(configured)
+        if found is None:
+            if len(parsed) >= 8:
+                parsed.clear()
+            found = frozenset(o.strip().rstrip("/") for o in configured.split(",") if o.strip())
+            parsed[configured] = found
+        return found
+
     async def middleware(c: Context, nxt: Callable[[], Awaitable[Response]]) -> Response:
-        configured = c.var(origin_var, default_origin) or default_origin
-        allowed = {o.strip().rstrip("/") for o in configured.split(",") if o.strip()}
         origin = c.req.headers.get("origin")
-        match = origin is not None and origin.rstrip("/") in allowed
+        if origin is None:  # same-origin or not a browser: nothing to allow
+            if c.req.method == "OPTIONS" and c.req.headers.get("access-control-request-method"):
+                response = Response(b"", 204)
+            else:
+                response = await nxt()
+            response.headers.add("Vary", "Origin")
+            return response
+        configured = c.var(origin_var, default_origin) or default_origin
+        match = origin.rstrip("/") in allowed_origins(configured)
 
         if c.req.method == "OPTIONS" and c.req.headers.get("access-control-request-method"):
             response = Response(b"", 204)

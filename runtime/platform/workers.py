@@ -15,7 +15,7 @@ import js  # type: ignore[import-not-found]
 from pyodide.ffi import JsException, create_proxy, jsnull, to_js  # type: ignore[import-not-found]
 from workers import python_to_rpc  # type: ignore[import-not-found]
 
-from ..http import Headers, Request, Response
+from ..http import PER_REQUEST_HEADERS, Headers, Request, Response
 
 
 class WorkersPipeWriter:
@@ -163,28 +163,66 @@ def _js_request(raw: Any) -> Any:
 
 
 def _request_from_js(js_request: Any, raw: Any) -> Request:
-    headers = Headers([(str(k), str(v)) for k, v in js_request.headers.entries()])
+    # One FFI call turns the JS Headers into lists of str (names come lowercased and sorted
+    # from the Headers iterator), instead of two proxy reads per header.
+    entries = _array_from(js_request.headers).to_py()
+    headers = Headers.from_pairs([(k, v) for k, v in entries], [k for k, _ in entries])
 
     async def read() -> bytes:
         buffer = await js_request.arrayBuffer()
-        return bytes(buffer.to_py())
+        return buffer.to_bytes()  # one copy into bytes
 
     return Request(js_request.method, js_request.url, headers, reader=read, raw=raw)
 
 
+# JS globals looked up once: each `js.X` is a property lookup across the FFI.
+_array_from = js.Array.from_
+_JsResponse = js.Response
+_object_from_entries = js.Object.fromEntries
+_undefined = js.undefined
+_NULL_BODY_STATUSES = frozenset((101, 204, 205, 304))
+
+# JS ResponseInit objects by (status, header pairs), reused across requests: most responses of
+# an app carry one of a few header sets, and building the init is a Python-to-JS conversion of
+# every pair. Headers named in PER_REQUEST_HEADERS (a request id, cookies) stay out of the key
+# and are appended to the JS Response afterwards. Bounded; the oldest entry goes first.
+_INIT_CACHE: dict[tuple[int, tuple[tuple[str, str], ...]], Any] = {}
+_INIT_CACHE_SIZE = 64
+
+
+def _response_init(status: int, pairs: tuple[tuple[str, str], ...]) -> Any:
+    key = (status, pairs)
+    init = _INIT_CACHE.get(key)
+    if init is None:
+        if len(_INIT_CACHE) >= _INIT_CACHE_SIZE:
+            _INIT_CACHE.pop(next(iter(_INIT_CACHE))).destroy()
+        init = to_js(
+            {"status": status, "headers": [list(pair) for pair in pairs]},
+            dict_converter=_object_from_entries,
+        )
+        _INIT_CACHE[key] = init
+    return init
+
+
 def _response_to_js(response: Response) -> Any:
-    init = to_js(
-        {"status": response.status, "headers": [list(pair) for pair in response.headers]},
-        dict_converter=js.Object.fromEntries,
-    )
+    headers = response.headers
+    fixed: list[tuple[str, str]] = []
+    varying: list[tuple[str, str]] = []
+    for pair, low in zip(headers._items, headers._lower, strict=True):
+        (varying if low in PER_REQUEST_HEADERS else fixed).append(pair)
     body = response.body
-    if isinstance(body, (bytes, bytearray)):
-        js_body = to_js(body) if body else js.undefined
+    if response.status in _NULL_BODY_STATUSES:
+        js_body = _undefined
+    elif isinstance(body, (bytes, bytearray)):
+        js_body = to_js(body) if body else _undefined
     else:
         js_body = body  # a JS ReadableStream from a pipe
-    if response.status in (101, 204, 205, 304):
-        js_body = js.undefined
-    return js.Response.new(js_body, init)
+    js_response = _JsResponse.new(js_body, _response_init(response.status, tuple(fixed)))
+    if varying:
+        append = js_response.headers.append
+        for name, value in varying:
+            append(name, value)
+    return js_response
 
 
 async def serve(app: Any, request: Any, env: Any, ctx: Any) -> Any:

@@ -11,6 +11,7 @@ def test_health_answers_on_both_paths(dj: DJ) -> None:
         assert r.status_code == 200
         assert r.json() == {"status": "healthy"}
         assert r.headers["x-content-type-options"] == "nosniff"
+        assert r.headers["x-xss-protection"] == "0"  # the auditor is off, never "1; mode=block"
         assert r.headers["x-request-id"]
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import asyncio
 import re
 
-from runtime import App, Context, Router, current
+from runtime import App, Context, Response, Router, current
 from runtime.middleware import request_id
 from runtime.testing import Client
 from tests.apps.core_app import app
@@ -18,6 +18,28 @@ async def test_security_headers_are_on_every_response_errors_included() -> None:
         assert r.headers.get("x-frame-options") == "DENY"
         assert r.headers.get("referrer-policy") == "strict-origin-when-cross-origin"
         assert "camera=()" in (r.headers.get("permissions-policy") or "")
+
+
+async def test_xss_auditor_is_turned_off_not_set_to_block() -> None:
+    r = await Client(app).get("/api/health")
+    assert r.headers.get_all("x-xss-protection") == ["0"]
+
+
+async def test_security_headers_keep_what_the_handler_set_and_drop_none_overrides() -> None:
+    from runtime.middleware import security_headers
+
+    inner = Router()
+
+    @inner.get("/framed")
+    async def framed(c: Context) -> Response:
+        return Response(b"ok", headers={"x-frame-options": "SAMEORIGIN"})
+
+    mini = App(title="t", version="1").use(security_headers({"X-DNS-Prefetch-Control": None}))
+    mini.route("/api", inner)
+    r = await Client(mini).get("/api/framed")
+    assert r.headers.get_all("X-Frame-Options") == ["SAMEORIGIN"]
+    assert "x-dns-prefetch-control" not in r.headers
+    assert r.headers.get("x-content-type-options") == "nosniff"
 
 
 async def test_cors_preflight_from_the_configured_origin_is_allowed_with_credentials() -> None:
