@@ -25,13 +25,12 @@ is busy" (429) and "Spotify is down" (502/504).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from runtime import outbound
+from runtime import jsonsafe, outbound
 from runtime.context import Context
 from runtime.errors import HTTPError
 from runtime.logging import redact_text
@@ -360,7 +359,7 @@ def token_error_description(result: outbound.FetchResult[Any]) -> str:
     if result.error != "http_status":
         return spotify_details(result)
     try:
-        data = json.loads(result.body)
+        data = jsonsafe.loads(result.body)
     except ValueError:
         data = None
     if isinstance(data, dict):

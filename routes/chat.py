@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 
 from dj.chat.session import run_chat
-from runtime import Context, Response, Router
+from runtime import Context, Response, Router, jsonsafe
 from runtime.sse import EventStream, before_stream
 
 router = Router(tags=["chat"])
@@ -27,7 +27,7 @@ async def read_json(c: Context) -> Response | None:
     if len(raw) > MAX_BODY:
         return Response.text("Payload too large", 413)
     try:
-        body = json.loads(raw)
+        body = jsonsafe.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError):
         return Response.text("Invalid JSON", 400)
     c.state[BODY_STATE] = (body, len(raw))

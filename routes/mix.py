@@ -59,7 +59,7 @@ from dj.models.mix import (
 from dj.scoring import based_on_vibe_profile
 from dj.spotify import SpotifyClient, failure_status, upstream_error
 from dj.spotify_models import BadRequest, ErrorBody
-from runtime import Context, HTTPError, Router
+from runtime import Context, HTTPError, Router, jsonsafe
 
 router = Router(tags=["mix"], auth="bearer")
 
@@ -384,10 +384,8 @@ async def queue_spotify(c: Context) -> dict[str, object]:
 
 
 def _spotify_message(body: bytes) -> str | None:
-    import json
-
     try:
-        data = json.loads(body)
+        data = jsonsafe.loads(body)
     except ValueError:
         return None
     error = data.get("error") if isinstance(data, dict) else None

@@ -32,7 +32,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from . import budget as budget_mod
-from . import ratelimit
+from . import jsonsafe, ratelimit
 from .http import Headers
 from .logging import REDACTED, ServiceLogger, is_secret_key, redact_text
 
@@ -339,7 +339,8 @@ class FetchResult(Generic[T]):
         return self.body.decode("utf-8", errors="replace")
 
     def json(self) -> Any:
-        return jsonlib.loads(self.body)
+        """The body parsed (nesting bounded, see `runtime.jsonsafe`); raises `ValueError`."""
+        return jsonsafe.loads(self.body)
 
     def raise_for_error(self) -> FetchResult[T]:
         if not self.ok:
@@ -386,7 +387,8 @@ class StreamResult:
         return self.body.decode("utf-8", errors="replace")
 
     def json(self) -> Any:
-        return jsonlib.loads(self.body)
+        """The body parsed (nesting bounded, see `runtime.jsonsafe`); raises `ValueError`."""
+        return jsonsafe.loads(self.body)
 
     async def iter_bytes(self) -> AsyncIterator[bytes]:
         source = self._source
@@ -821,7 +823,10 @@ class OutboundClient:
         if model is None:
             return finish(ok=True, **common)
         try:
+            jsonsafe.check_depth(response.body)
             data = _adapter(model).validate_json(response.body)
+        except jsonsafe.JSONTooDeep as exc:
+            return finish(ok=False, error="invalid_json", detail=exc.msg, **common)
         except ValidationError as exc:
             kind = (
                 "invalid_json"

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ValidationError
 
 from .errors import ValidationFailed
 from .http import Headers
+from .jsonsafe import JSONTooDeep, loads
 
 # What a validation issue may echo back: never the whole input (a 2,000-character chat
 # message must not come back in the error), only a short, typed hint of it.
@@ -85,7 +86,18 @@ def parse_json(raw: bytes) -> Any:
             ]
         )
     try:
-        return json.loads(raw)
+        return loads(raw)
+    except JSONTooDeep as exc:
+        raise ValidationFailed(
+            [
+                {
+                    "in": "body",
+                    "path": [],
+                    "code": "json_too_deep",
+                    "message": f"Invalid JSON: arrays and objects {exc.msg}",
+                }
+            ]
+        ) from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
         raise ValidationFailed(
