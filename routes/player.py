@@ -4,7 +4,8 @@ Mounted at `/api/player`. The contract is the TypeScript worker's (reference §1
 proxy"): reads answer Spotify's JSON as it came (`GET /me/player`'s 204 becomes
 `{device: null, is_playing: false, item: null}`), commands answer `{success: true}`, and a
 Spotify failure answers `{error: "<what failed>", details: "<Spotify's error text>"}` with
-Spotify's own status (404 NO_ACTIVE_DEVICE, 403 PREMIUM_REQUIRED, 429 with `Retry-After`...).
+Spotify's own status for a refusal (404 NO_ACTIVE_DEVICE, 403 PREMIUM_REQUIRED, 429 with
+`Retry-After`...); a Spotify outage (5xx) or garbage is a 502 (upstream: Spotify's 5xx).
 
 Differences, deliberate: input is validated by models, so bad input is a 400 with the
 validation envelope instead of the upstream's 500 (invalid JSON) or a route-specific 400;
@@ -87,7 +88,7 @@ class QueueAddResult(BaseModel):
 
 _FAILURES: dict[int, type[BaseModel]] = {
     400: BadRequest,
-    **{status: UpstreamErrorBody for status in (401, 403, 404, 429, 500, 502, 503, 504)},
+    **{status: UpstreamErrorBody for status in (401, 403, 404, 429, 502, 503, 504)},
 }
 
 

@@ -294,13 +294,27 @@ def test_queue_spotify_without_premium_passes_spotifys_403(fresh: DJ) -> None:
     assert "Premium required" in r.json()["error"]
 
 
-def test_queue_spotify_other_failures_are_500_spotify_api_error(fresh: DJ) -> None:
-    fresh.fakes.spotify.inject("queue_add", 400, message="Invalid track uri")
+def test_queue_spotify_with_a_track_spotify_refuses_is_a_400_with_its_message(
+    fresh: DJ,
+) -> None:
+    fresh.fakes.spotify.start_playback(track_ids=[fresh.fakes.spotify.catalog.tracks[0].id])
+    r = fresh.http.post(
+        "/api/mix/queue/spotify",
+        headers=auth(fresh),
+        json={"trackUri": "spotify:track:0000000000000000000000"},
+    )
+    assert r.status_code == 400
+    assert r.json() == {"error": "Invalid track uri"}
+
+
+def test_queue_spotify_when_spotify_fails_is_502(fresh: DJ) -> None:
+    fresh.fakes.spotify.start_playback(track_ids=[fresh.fakes.spotify.catalog.tracks[0].id])
+    fresh.fakes.spotify.inject("queue_add", 500)
     r = fresh.http.post(
         "/api/mix/queue/spotify", headers=auth(fresh), json={"trackUri": track_uri(fresh, 5)}
     )
-    assert r.status_code == 500
-    assert r.json() == {"error": "Spotify API error: 400"}
+    assert r.status_code == 502
+    assert r.json() == {"error": "Spotify API error: 500"}
 
 
 # -- vibe ------------------------------------------------------------------------------------

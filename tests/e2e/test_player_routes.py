@@ -84,10 +84,11 @@ def test_state_rate_limited_passes_429_and_retry_after(dj: DJ) -> None:
     assert r.json()["error"] == "Failed to get playback state"
 
 
-def test_devices_when_spotify_fails_passes_its_status_through(dj: DJ) -> None:
+def test_devices_when_spotify_fails_is_a_502_with_spotifys_details(dj: DJ) -> None:
     dj.fakes.spotify.inject("devices", 503)
     r = dj.http.get("/api/player/devices", headers=auth(dj))
-    assert r.status_code == 503
+    assert r.status_code == 502
+    assert r.json()["details"]
     assert r.json()["error"] == "Failed to get devices"
     assert len(dj.fakes.spotify.calls_to("devices")) == 3  # reads are retried
 
