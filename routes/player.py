@@ -17,7 +17,7 @@ Spotify does not answer at all the status is 504 (timeout) or 502 (unreachable),
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -56,6 +56,9 @@ class PlayRequest(BaseModel):
 
 
 class SeekRequest(BaseModel):
+    # the web client reads `error` as a string: the TS worker's message, not the envelope
+    invalid_body_message: ClassVar[str] = "position_ms is required"
+
     position_ms: float = Field(ge=0, description="Rounded to whole milliseconds.")
 
 
@@ -65,6 +68,8 @@ class DeviceRequest(BaseModel):
 
 
 class VolumeRequest(BaseModel):
+    invalid_body_message: ClassVar[str] = "volume_percent must be a number between 0 and 100"
+
     volume_percent: int | float = Field(ge=0, le=100, description="Rounded for Spotify.")
 
 
