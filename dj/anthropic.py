@@ -182,6 +182,7 @@ class AnthropicClient:
             json=payload,
             timeout=OPEN_TIMEOUT,
             read_timeout=READ_TIMEOUT,
+            idempotent=True,  # creating a message changes nothing at Anthropic
         ) as result:
             if not result.ok:
                 raise _error_from(result)
@@ -218,6 +219,7 @@ class AnthropicClient:
             json=dict(body, stream=False),
             timeout=timeout,
             retries=retries,
+            idempotent=True,  # creating a message changes nothing at Anthropic
         )
         if not result.ok:
             raise _error_from(result)

@@ -6,7 +6,7 @@
 
 Every call goes through the same steps: subrequest budget (each attempt counts), a lane slot
 and a rate-limit token held only around the attempt itself, a timeout that aborts the
-request, limited retries with backoff on 429/5xx honouring `Retry-After`, optional JSON
+request, limited retries with backoff on 429/5xx honouring `Retry-After` (idempotent calls only), optional JSON
 parsing into a pydantic model, and one log line per attempt with secrets redacted.
 
 Failures come back as a `FetchResult` with `ok=False` and an `error` code, so best-effort
@@ -575,9 +575,14 @@ class OutboundClient:
         retries: int = DEFAULT_RETRIES,
         model: Any = None,
         lane: str | None = None,
+        idempotent: bool | None = None,
     ) -> FetchResult[Any]:
+        """One call, retried (429, 5xx, network errors) only when it is idempotent: by its
+        method (`IDEMPOTENT`) unless `idempotent` says otherwise (a POST that changes
+        nothing upstream, such as asking Claude for a message, may pass True)."""
         request, shown = build_request(method, url, headers, params, json, body)
         method = request.method
+        repeatable = method in IDEMPOTENT if idempotent is None else idempotent
         lane_name = lane or SERVICE_LANES.get(service, ratelimit.DEFAULT_LANE)
         started = self._clock()
 
@@ -625,12 +630,12 @@ class OutboundClient:
                     retry_after = parse_retry_after(
                         response.headers.get("Retry-After"), self._wall_clock()
                     )
-                    retryable = True
+                    retryable = repeatable
                 else:
                     retryable = False
                 error = "http_status"
             else:
-                retryable = method in IDEMPOTENT
+                retryable = repeatable
 
             if (
                 not retryable
@@ -663,6 +668,7 @@ class OutboundClient:
         read_timeout: float = DEFAULT_READ_TIMEOUT,
         retries: int = DEFAULT_RETRIES,
         lane: str | None = None,
+        idempotent: bool | None = None,
     ) -> AsyncIterator[StreamResult]:
         """A call whose body is read while it arrives (server-sent events, say).
 
@@ -676,8 +682,9 @@ class OutboundClient:
         are taken per attempt, and for a 2xx answer the slot is held until the block exits
         (the connection stays open that long); `timeout` bounds the wait for the headers,
         `read_timeout` each silence between chunks; 429/5xx answers are retried with
-        backoff (honouring `Retry-After`) before any byte reaches the caller, network
-        errors only for idempotent methods; one log line per attempt and one when a stream
+        backoff (honouring `Retry-After`) before any byte reaches the caller, these and
+        network errors only when the call is idempotent (by its method unless `idempotent`
+        says otherwise); one log line per attempt and one when a stream
         ends. Leaving the block (normally, by an exception or by cancellation) closes the
         body and aborts the request if it had not ended."""
         opener = getattr(self.transport, "open", None)
@@ -685,6 +692,7 @@ class OutboundClient:
             raise TypeError(f"{type(self.transport).__name__} cannot stream (no `open`)")
         request, shown = build_request(method, url, headers, params, json, body)
         method = request.method
+        repeatable = method in IDEMPOTENT if idempotent is None else idempotent
         lane_name = lane or SERVICE_LANES.get(service, ratelimit.DEFAULT_LANE)
 
         def failure(attempts: int, **kwargs: Any) -> StreamResult:
@@ -706,7 +714,10 @@ class OutboundClient:
                 self._log(service, method, shown, attempt, None, 0.0, "budget_exhausted")
                 yield failure(attempt - 1, error="budget_exhausted")
                 return
-            slot = self.orchestrator.slot(lane_name)
+            # The slot stays held while the caller reads the body, but it is not recorded in
+            # the caller's context (nor in the tasks it starts meanwhile): only our own
+            # opening and error reading below run marked.
+            slot = self.orchestrator.slot(lane_name, mark=False)
             try:
                 await slot.__aenter__()
             except ratelimit.NestedSlotError as exc:
@@ -720,7 +731,8 @@ class OutboundClient:
             try:
                 t0 = self._clock()
                 try:
-                    source = await asyncio.wait_for(opener(request), timeout)
+                    with ratelimit.marked(lane_name):
+                        source = await asyncio.wait_for(opener(request), timeout)
                 except TimeoutError:
                     error, detail = "timeout", f"no response within {timeout:g}s"
                 except TransportError as exc:
@@ -779,11 +791,11 @@ class OutboundClient:
                     retry_after = parse_retry_after(
                         source.headers.get("Retry-After"), self._wall_clock()
                     )
-                    retryable = True
+                    retryable = repeatable
                 else:
                     retryable = False
             else:
-                retryable = method in IDEMPOTENT
+                retryable = repeatable
             if (
                 not retryable
                 or attempt > retries
@@ -904,6 +916,7 @@ async def fetch(
     retries: int = DEFAULT_RETRIES,
     model: Any = None,
     lane: str | None = None,
+    idempotent: bool | None = None,
 ) -> FetchResult[Any]:
     """`OutboundClient.fetch` on the current request's client."""
     return await client().fetch(
@@ -918,4 +931,5 @@ async def fetch(
         retries=retries,
         model=model,
         lane=lane,
+        idempotent=idempotent,
     )

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from types import UnionType
+from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
@@ -61,12 +62,19 @@ def validate(model: type[BaseModel], data: Any, location: str) -> BaseModel:
         raise ValidationFailed(issues_from(exc, location)) from None
 
 
+def _is_sequence(annotation: Any) -> bool:
+    """`list[str]`, `tuple[...]`, `set[...]`, also when optional (`list[str] | None`)."""
+    if get_origin(annotation) in (list, tuple, set, frozenset):
+        return True
+    if get_origin(annotation) in (Union, UnionType):
+        return any(_is_sequence(arg) for arg in get_args(annotation) if arg is not type(None))
+    return False
+
+
 def query_data(model: type[BaseModel], items: list[tuple[str, str]]) -> dict[str, Any]:
     """Query items as a dict; fields declared as lists collect repeated keys."""
     list_fields = {
-        (f.alias or name)
-        for name, f in model.model_fields.items()
-        if getattr(f.annotation, "__origin__", None) in (list, tuple, set)
+        (f.alias or name) for name, f in model.model_fields.items() if _is_sequence(f.annotation)
     }
     data: dict[str, Any] = {}
     for key, value in items:
