@@ -63,6 +63,36 @@ SERVICE_LANES: Mapping[str, str] = {
 }
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 CLIENT_STATE_KEY = "outbound.client"
+BREAKER_THRESHOLD = 5
+"""Consecutive failed attempts (timeout, network, 429, 5xx) after which the request stops
+calling that service: later calls (and pending retries) fail at once with `circuit_open`."""
+
+
+class CircuitBreaker:
+    """Per request, per service: counts consecutive failed attempts; opens at `threshold`.
+
+    One request is short, so an open circuit stays open for the rest of it (no half-open
+    probing): a dead Deezer costs the calls already in flight, not one per track."""
+
+    def __init__(self, threshold: int = BREAKER_THRESHOLD) -> None:
+        self.threshold = threshold
+        self.failures: dict[str, int] = {}
+        self.opened: set[str] = set()
+
+    def is_open(self, service: str) -> bool:
+        return service in self.opened
+
+    def record(self, service: str, failed: bool) -> bool:
+        """Note one attempt's outcome; True when this failure just opened the circuit."""
+        if not failed:
+            self.failures[service] = 0
+            return False
+        count = self.failures.get(service, 0) + 1
+        self.failures[service] = count
+        if self.threshold > 0 and count >= self.threshold and service not in self.opened:
+            self.opened.add(service)
+            return True
+        return False
 
 
 # -- transport -----------------------------------------------------------------------------
@@ -317,8 +347,10 @@ class FetchResult(Generic[T]):
     """What an external call produced; `ok` is False for any failure, with an `error` code.
 
     Error codes: `http_status` (non-2xx after retries), `timeout`, `network`,
-    `budget_exhausted` (not sent: no subrequests left), `invalid_json`, `invalid_response`
-    (the JSON did not validate against the requested model), `nested_slot`.
+    `budget_exhausted` (not sent: no subrequests left), `circuit_open` (not sent: the service
+    failed `BREAKER_THRESHOLD` times in a row in this request), `invalid_json`,
+    `invalid_response` (the JSON did not validate against the requested model),
+    `nested_slot`.
     """
 
     service: str
@@ -551,8 +583,10 @@ class OutboundClient:
         wall_clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         jitter: Callable[[], float] = _default_jitter,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         self.transport = transport
+        self.breaker = breaker if breaker is not None else CircuitBreaker()
         self.orchestrator = orchestrator or ratelimit.RequestOrchestrator(clock=clock, sleep=sleep)
         self.subrequests = subrequests
         self.logger = logger or ServiceLogger("outbound")
@@ -598,8 +632,11 @@ class OutboundClient:
         attempt = 0
         while True:
             attempt += 1
+            if self.breaker.is_open(service):
+                return finish(**self._circuit_open(service, attempt - 1))
             tracker = self.subrequests
-            if tracker is not None and not tracker.try_spend(1):
+            if tracker is not None and not tracker.can_make(1):
+                tracker.try_spend(1)  # counts the refusal
                 self._log(service, method, shown, attempt, None, 0.0, "budget_exhausted")
                 return finish(ok=False, error="budget_exhausted", attempts=attempt - 1)
             t0 = self._clock()
@@ -608,6 +645,13 @@ class OutboundClient:
             detail: str | None = None
             try:
                 async with self.orchestrator.slot(lane_name):
+                    # checked again now: the circuit may have opened, or the budget run out,
+                    # while this call waited for its slot
+                    if self.breaker.is_open(service):
+                        return finish(**self._circuit_open(service, attempt - 1))
+                    if tracker is not None and not tracker.try_spend(1):
+                        self._log(service, method, shown, attempt, None, 0.0, "budget_exhausted")
+                        return finish(ok=False, error="budget_exhausted", attempts=attempt - 1)
                     t0 = self._clock()
                     response = await asyncio.wait_for(self.transport.send(request), timeout)
             except TimeoutError:
@@ -621,6 +665,7 @@ class OutboundClient:
             elapsed = self._clock() - t0
             status = response.status if response is not None else None
             self._log(service, method, shown, attempt, status, elapsed, error)
+            self._note_outcome(service, status)
 
             retry_after: float | None = None
             if response is not None:
@@ -709,6 +754,9 @@ class OutboundClient:
         attempt = 0
         while True:
             attempt += 1
+            if self.breaker.is_open(service):
+                yield failure(attempt - 1, **self._circuit_open(service, attempt - 1, False))
+                return
             tracker = self.subrequests
             if tracker is not None and not tracker.try_spend(1):
                 self._log(service, method, shown, attempt, None, 0.0, "budget_exhausted")
@@ -739,6 +787,7 @@ class OutboundClient:
                     error, detail = "network", redact_text(str(exc))
                 status = source.status if source is not None else None
                 self._log(service, method, shown, attempt, status, self._clock() - t0, error)
+                self._note_outcome(service, status)
                 if source is not None and 200 <= source.status < 300:
                     result = StreamResult(
                         service=service,
@@ -811,6 +860,24 @@ class OutboundClient:
                 )
                 return
             await self._sleep(self._backoff(attempt, retry_after))
+
+    def _note_outcome(self, service: str, status: int | None) -> None:
+        failed = status is None or status == 429 or status >= 500
+        if self.breaker.record(service, failed):
+            self.logger.warn(
+                f"{service} circuit open: {self.breaker.threshold} failures in a row, "
+                "skipped for the rest of this request",
+                service=service,
+            )
+
+    def _circuit_open(
+        self, service: str, attempts: int, with_attempts: bool = True
+    ) -> dict[str, Any]:
+        detail = f"{service} failed {self.breaker.threshold} times in a row in this request"
+        out: dict[str, Any] = {"ok": False, "error": "circuit_open", "detail": detail}
+        if with_attempts:
+            out["attempts"] = attempts
+        return out
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         delay = min(BACKOFF_MAX, BACKOFF_BASE * 2 ** (attempt - 1))

@@ -172,3 +172,47 @@ async def test_an_optional_list_query_field_keeps_every_value() -> None:
     r = await Client(app).get("/api/f?tag=a&tag=b&tag=c&ids=1&ids=2&name=x&name=y")
     assert r.status == 200
     assert r.json() == {"tag": ["a", "b", "c"], "ids": [1, 2], "name": "x"}
+
+
+# -- per-request circuit breaker ---------------------------------------------------------------
+
+
+def test_after_five_failed_attempts_a_service_is_skipped_for_the_rest_of_the_request() -> None:
+    async def main(loop: VirtualTimeLoop) -> tuple[list[str | None], int, int, bool]:
+        dead, alive = Script(503), Script(200)
+
+        class Router_:
+            async def send(self, request: OutboundRequest) -> TransportResponse:
+                target = dead if "deezer" in request.url else alive
+                return await target.send(request)
+
+        out = client(loop, Router_())
+        errors = []
+        for n in range(10):
+            result = await out.fetch(service="deezer", url=f"https://deezer.test/track/{n}")
+            errors.append(result.error)
+        other = await out.fetch(service="lastfm", url="https://lastfm.test/")
+        return errors, len(dead.requests), len(alive.requests), other.ok
+
+    errors, dead_calls, alive_calls, other_ok = run_virtual(main)
+    assert dead_calls == 5  # the first call and its two retries, the second's two attempts
+    assert errors == ["http_status"] + ["circuit_open"] * 9
+    assert alive_calls == 1 and other_ok  # another service is not affected
+
+
+def test_a_success_resets_the_count_and_concurrent_waiters_skip_once_it_opens() -> None:
+    async def main(loop: VirtualTimeLoop) -> tuple[int, list[str | None]]:
+        flaky = Script(503, 200, 503, 200)
+        out = client(loop, flaky)
+        for _ in range(2):
+            assert (await out.fetch(service="deezer", url="https://x.test/")).ok
+        dead = Script(500)
+        out = client(loop, dead)
+        results = await asyncio.gather(
+            *(out.fetch(service="deezer", url=f"https://x.test/{n}") for n in range(30))
+        )
+        return len(dead.requests), [r.error for r in results]
+
+    sent, errors = run_virtual(main)
+    assert sent == 10  # the deezer lane's ten in flight; nothing after they failed
+    assert errors == ["circuit_open"] * 30
