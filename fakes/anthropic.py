@@ -200,6 +200,34 @@ class FakeAnthropic(FakeServer):
         with self._script_lock:
             self._script.clear()
 
+    def control_extra(self, method: str, path: str, data: dict[str, Any]) -> FakeResponse:
+        """`POST /__fake/script`: queue replies, `{"replies": [{"text": "...",
+        "status": 529, "error_type": ..., "retry_after": ..., "drop_after": n,
+        "error_after": n, "event_delay": s}, ...]}`; `DELETE /__fake/script` forgets them."""
+        if path == "script" and method == "DELETE":
+            self.clear_script()
+            return FakeResponse.json({"service": self.service, "pending": 0})
+        if path != "script" or method != "POST":
+            return super().control_extra(method, path, data)
+        replies = data.get("replies")
+        if not isinstance(replies, list) or not replies:
+            return FakeResponse.json({"error": "`replies` must be a non-empty list"}, 400)
+        allowed = {f for f in Reply.__dataclass_fields__ if f != "blocks"}
+        built = []
+        for item in replies:
+            if not isinstance(item, dict) or not set(item) <= allowed | {"text"}:
+                return FakeResponse.json(
+                    {"error": f"each reply is an object with `text` or {sorted(allowed)}"}, 400
+                )
+            fields = dict(item)
+            words = fields.pop("text", None)
+            try:
+                built.append(Reply([text(str(words))] if words else [], **fields))
+            except TypeError as exc:
+                return FakeResponse.json({"error": str(exc)}, 400)
+        self.script(*built)
+        return FakeResponse.json({"service": self.service, "pending": self.pending}, 201)
+
     @property
     def pending(self) -> int:
         with self._script_lock:
