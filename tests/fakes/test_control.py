@@ -12,9 +12,9 @@ import httpx
 import pytest
 
 from fakes import FakeSuite, start_all
+from fakes.anthropic import DEFAULT_API_KEY as ANTHROPIC_KEY
 from fakes.catalog import CATALOG
 from fakes.control import ControlError, find_fakes, run
-from fakes.anthropic import DEFAULT_API_KEY as ANTHROPIC_KEY
 from fakes.spotify import DEV_TOKEN
 
 ROOT = Path(__file__).resolve().parents[2]
