@@ -46,7 +46,7 @@ async def read_json(c: Context) -> Response | None:
         "tool_start, tool_end, content, error and done (always last). Only a body that is "
         "not JSON is refused up front (400)."
     ),
-    responses={200: None},
+    responses={200: None, 400: None, 413: None},
 )
 @before_stream(read_json)
 async def message(c: Context, stream: EventStream) -> None:

@@ -71,7 +71,7 @@ class ModifyResult(BaseModel):
 
 class ModifyFailure(BaseModel):
     error: str
-    applied: int = Field(description="URIs applied by earlier batches before the failure.")
+    applied: int = Field(0, description="URIs applied by earlier batches before the failure.")
 
 
 def _errors(*statuses: int) -> dict[int, type[BaseModel]]:
