@@ -6,7 +6,8 @@ Builds the DJ API, serves it on the local host (in-memory KV) against the fakes,
 `seconds` keeps `streams` player streams (`GET /api/player/stream`) open, reopening any
 that ends, while sending `rate` requests per second spread over a mix of routes (health,
 playlists, player state, devices, me, mix current, a search, a bad body). Everything goes
-to 127.0.0.1, bounded in time and in concurrency. Prints, per route and overall, requests
+to 127.0.0.1, bounded in time and in concurrency (a request due while `MAX_IN_FLIGHT` are
+still unanswered is not sent, and counted). Prints, per route and overall, requests
 sent, errors (a 5xx or no answer), p50/p99 latency, the achieved rate, the stream events
 received, and the host process's resident memory at start, middle and end (it should level
 off, not grow with the requests served). Figures only; nothing is asserted.
@@ -125,11 +126,14 @@ async def soak(url: str, pid: int | None, streams: int, rate: float, seconds: fl
         errors: dict[str, int] = {}
         gate = asyncio.Semaphore(MAX_IN_FLIGHT)
         pending: set[asyncio.Task[None]] = set()
-        sent = 0
+        sent = shed = 0
         middle_taken = False
         while (now := time.monotonic()) < stop:
             due = int((now - start) * rate)
-            while sent < due:
+            while sent + shed < due:
+                if len(pending) >= MAX_IN_FLIGHT:  # the host is behind: count, do not queue
+                    shed += 1
+                    continue
                 task = asyncio.create_task(
                     one_request(client, routes[sent % len(routes)], results, errors, gate)
                 )
@@ -140,10 +144,12 @@ async def soak(url: str, pid: int | None, streams: int, rate: float, seconds: fl
                 memory.append(("middle", rss_kb(pid)))
                 middle_taken = True
             await asyncio.sleep(0.005)
+        memory.append(("end", rss_kb(pid)))
         await asyncio.gather(*pending, return_exceptions=True)
         await asyncio.gather(*holders, return_exceptions=True)
         elapsed = time.monotonic() - start
-        memory.append(("end", rss_kb(pid)))
+        await asyncio.sleep(5)
+        memory.append(("5 s after", rss_kb(pid)))
 
     print(f"\n{streams} player streams held, {rate:g} req/s asked for, {seconds:g} s")
     print(f"{'route':<12} {'sent':>6} {'errors':>6} {'p50 ms':>8} {'p99 ms':>8}")
@@ -160,6 +166,7 @@ async def soak(url: str, pid: int | None, streams: int, rate: float, seconds: fl
         f"{_pct(everything, 50):>8.1f} {_pct(everything, 99):>8.1f}"
     )
     print(f"achieved {len(everything) / elapsed:.1f} req/s over {elapsed:.1f} s")
+    print(f"not sent ({MAX_IN_FLIGHT} already in flight: the host was behind): {shed}")
     print(f"stream events received {events[0]}, stream failures {events[1]}")
     print("host memory (RSS): " + ", ".join(f"{k} {v / 1024:.1f} MiB" for k, v in memory))
 
