@@ -87,8 +87,9 @@ def test_deezer_500s_still_give_an_analysis_without_deezer(dj: DJ) -> None:
     result = _analysis(dj, pid)
     assert result["deezer_analysis"] is None
     assert result["lastfm_analysis"] is not None and result["total_tracks"] == 12
-    # retried once per call (429/5xx), then given up: nothing cached, so a later run retries
-    assert 12 <= len(dj.fakes.deezer.calls) <= 2 * 3 * 12
+    # the per-request circuit breaker: after 5 failures in a row Deezer is skipped, so at
+    # most the lane's ten calls already in flight reach it (was up to 3 per track)
+    assert 5 <= len(dj.fakes.deezer.calls) <= 10
 
 
 def test_deezer_timeouts_cost_only_the_slow_calls(dj: DJ) -> None:
