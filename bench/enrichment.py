@@ -5,7 +5,10 @@
 Builds the DJ API, serves it on Pyodide (in-memory Miniflare KV) against the fakes with
 `latency` seconds added to every fake answer, and analyses the 100-track playlist twice:
 cold (empty cache) then warm. Prints wall times, calls per service, the worst sliding
-second at the fakes, and the ratio to the lower bound the limits allow:
+second at the fakes, and the ratio to the lower bound the limits allow. Then, on a fresh host,
+a cold analysis with Deezer and Last.fm both answering 500, and the calls it cost them.
+
+The bound:
 
 * rate: every external call needs a token, 40 per 1.1 s window (the runtime's bucket), so
   N calls take at least (N - 40) / (40 / 1.1) s after the first burst;
@@ -33,7 +36,7 @@ import httpx  # noqa: E402
 
 from djbuild.build import build_project  # noqa: E402
 from djbuild.host import LocalHost  # noqa: E402
-from fakes import start_all  # noqa: E402
+from fakes import FakeSuite, start_all  # noqa: E402
 from fakes.catalog import CATALOG, PLAYLIST_100  # noqa: E402
 from fakes.spotify import DEV_TOKEN  # noqa: E402
 from runtime.ratelimit import DEFAULT_LANES, GLOBAL_BURST, GLOBAL_RATE, WINDOW_SECONDS  # noqa: E402
@@ -113,7 +116,40 @@ def main() -> None:
                 )
     finally:
         host.stop()
+    try:
+        dead_upstreams(suite, tmp, playlist)
+    finally:
         suite.stop()
+
+
+def dead_upstreams(suite: FakeSuite, tmp: Path, playlist: str) -> None:
+    """Deezer and Last.fm answering 500 to everything, on a fresh host (nothing cached):
+    the per-request circuit breaker should keep their calls to a lane-full each."""
+    host = LocalHost(tmp / "dist", in_memory=True, env_file=tmp / ".dev.vars")
+    url = host.start()
+    try:
+        suite.reset()
+        suite.deezer.inject("*", 500)
+        suite.lastfm.inject("*", 500)
+        started = time.perf_counter()
+        r = httpx.get(
+            f"{url}/api/spotify/playlists/{playlist}/analysis",
+            headers={"Authorization": f"Bearer {DEV_TOKEN}"},
+            timeout=300,
+        )
+        elapsed = time.perf_counter() - started
+        counts = {s: len(getattr(suite, s).calls) for s in SERVICES}
+        body = r.json()
+        print(f"\ndead Deezer + dead Last.fm (cold): HTTP {r.status_code} in {elapsed:.2f} s")
+        print("  calls: " + ", ".join(f"{s} {n}" for s, n in counts.items()))
+        print(
+            f"  deezer + last.fm calls: {counts['deezer'] + counts['lastfm']} (limit 20); "
+            f"sections: deezer {'null' if body.get('deezer_analysis') is None else 'present'}, "
+            f"last.fm {'null' if body.get('lastfm_analysis') is None else 'present'}"
+        )
+        suite.reset()
+    finally:
+        host.stop()
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from runtime import outbound
+from runtime import jsonsafe, outbound
 from runtime.logging import redact_text
 
 from .anthropic_sse import Piece, StreamFailed, StreamReader
@@ -122,7 +122,7 @@ def _error_from(result: Any) -> AnthropicError:
     if result.error == "http_status":
         kind, message = "api_error", f"HTTP {result.status}"
         try:
-            data = json.loads(result.body)
+            data = jsonsafe.loads(result.body)
         except ValueError:
             data = None
         if isinstance(data, dict) and isinstance(data.get("error"), dict):
@@ -182,6 +182,7 @@ class AnthropicClient:
             json=payload,
             timeout=OPEN_TIMEOUT,
             read_timeout=READ_TIMEOUT,
+            idempotent=True,  # creating a message changes nothing at Anthropic
         ) as result:
             if not result.ok:
                 raise _error_from(result)
@@ -218,6 +219,7 @@ class AnthropicClient:
             json=dict(body, stream=False),
             timeout=timeout,
             retries=retries,
+            idempotent=True,  # creating a message changes nothing at Anthropic
         )
         if not result.ok:
             raise _error_from(result)

@@ -18,9 +18,10 @@ Three layers, each fed whatever arrives, split anywhere (inside a UTF-8 sequence
 from __future__ import annotations
 
 import codecs
-import json
 from dataclasses import dataclass, field
 from typing import Any
+
+from runtime import jsonsafe
 
 # -- server-sent events ---------------------------------------------------------------------
 
@@ -178,7 +179,7 @@ AnthropicEvent = (
 def parse_event(raw: ServerEvent) -> AnthropicEvent:
     """The typed form of one server-sent event (the JSON `type` field decides)."""
     try:
-        data = json.loads(raw.data) if raw.data else {}
+        data = jsonsafe.loads(raw.data) if raw.data else {}
     except ValueError:
         if raw.event == "error":
             return ErrorEvent("invalid_stream", "the error event was not JSON")
@@ -347,7 +348,7 @@ class MessageAssembler:
         value: Any
         if raw.strip():
             try:
-                value = json.loads(raw)
+                value = jsonsafe.loads(raw)
             except ValueError as exc:
                 value, error = {}, f"the tool input was not valid JSON ({exc.msg})"
         else:

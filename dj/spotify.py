@@ -25,13 +25,12 @@ is busy" (429) and "Spotify is down" (502/504).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from runtime import outbound
+from runtime import jsonsafe, outbound
 from runtime.context import Context
 from runtime.errors import HTTPError
 from runtime.logging import redact_text
@@ -310,22 +309,19 @@ def failure_status(result: outbound.FetchResult[Any], *, passthrough: bool = Fal
     """The status a route answers with when a Spotify call failed.
 
     `http_status` failures: 401, 403, 404 and 429 as Spotify sent them; other 4xx → 400
-    (or Spotify's own status with `passthrough`, the player routes' contract); 5xx → 502
-    (Spotify's own with `passthrough`). Without an answer: timeout → 504, network → 502,
-    no subrequests left → 503. An answer in an unexpected shape → 500 (as upstream).
+    (or Spotify's own status with `passthrough`, the player routes' contract); 5xx → 502.
+    Without an answer: timeout → 504, network → 502, no subrequests left → 503. An answer
+    that is not JSON or not in the expected shape → 502 (upstream: 500). Never a 500: that
+    status is kept for our own bugs.
     """
     status = result.status
     if result.error == "http_status" and status is not None:
+        if status >= 500:
+            return 502
         if passthrough or status in (401, 403, 404, 429):
             return status
-        return 502 if status >= 500 else 400
-    return {
-        "timeout": 504,
-        "network": 502,
-        "budget_exhausted": 503,
-        "invalid_json": 500,
-        "invalid_response": 500,
-    }.get(result.error or "", 500)
+        return 400
+    return {"timeout": 504, "budget_exhausted": 503}.get(result.error or "", 502)
 
 
 def upstream_error(
@@ -333,6 +329,7 @@ def upstream_error(
     message: str,
     *,
     messages: Mapping[int, str] | None = None,
+    invalid: str | None = None,
     passthrough: bool = False,
     details: bool = False,
     **extra: Any,
@@ -340,10 +337,13 @@ def upstream_error(
     """The HTTPError for a failed call: `{error: message}` (+ `details` for player routes).
 
     `messages` replaces `message` for particular answered statuses (e.g. 404 → "Playlist not
-    found"). A 429 carries Spotify's `Retry-After` on to the client.
+    found"); `invalid` replaces it for an answer that was not JSON or not in the expected
+    shape (a 502, like an outage). A 429 carries Spotify's `Retry-After` on to the client.
     """
     status = failure_status(result, passthrough=passthrough)
-    if messages and status in messages:
+    if invalid and result.error in ("invalid_json", "invalid_response"):
+        message = invalid
+    elif messages and status in messages:
         message = messages[status]
     headers: dict[str, str] = {}
     retry_after = result.headers.get("Retry-After") if result.status == 429 else None
@@ -360,7 +360,7 @@ def token_error_description(result: outbound.FetchResult[Any]) -> str:
     if result.error != "http_status":
         return spotify_details(result)
     try:
-        data = json.loads(result.body)
+        data = jsonsafe.loads(result.body)
     except ValueError:
         data = None
     if isinstance(data, dict):

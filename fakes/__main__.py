@@ -4,6 +4,7 @@ python -m fakes                      # free ports
 python -m fakes --port spotify=8801 --port anthropic=8805
 python -m fakes --write .dev.vars    # also write the lines to a file
 python -m fakes --demo-playback      # Spotify player starts out playing a playlist
+python -m fakes fault spotify --status 429 --retry-after 2 --times 3   # see fakes/control.py
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import sys
 import threading
 from pathlib import Path
 
+from . import control
+from .control import COMMANDS
 from .suite import SERVICES, start_all
 
 
@@ -25,6 +28,9 @@ def _port(value: str) -> tuple[str, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    given = sys.argv[1:] if argv is None else argv
+    if (given and given[0] in COMMANDS) or given[:1] == ["--vars"]:
+        return control.main(given)
     parser = argparse.ArgumentParser(
         prog="python -m fakes",
         description=__doc__,

@@ -200,6 +200,34 @@ class FakeAnthropic(FakeServer):
         with self._script_lock:
             self._script.clear()
 
+    def control_extra(self, method: str, path: str, data: dict[str, Any]) -> FakeResponse:
+        """`POST /__fake/script`: queue replies, `{"replies": [{"text": "...",
+        "status": 529, "error_type": ..., "retry_after": ..., "drop_after": n,
+        "error_after": n, "event_delay": s}, ...]}`; `DELETE /__fake/script` forgets them."""
+        if path == "script" and method == "DELETE":
+            self.clear_script()
+            return FakeResponse.json({"service": self.service, "pending": 0})
+        if path != "script" or method != "POST":
+            return super().control_extra(method, path, data)
+        replies = data.get("replies")
+        if not isinstance(replies, list) or not replies:
+            return FakeResponse.json({"error": "`replies` must be a non-empty list"}, 400)
+        allowed = {f for f in Reply.__dataclass_fields__ if f != "blocks"}
+        built = []
+        for item in replies:
+            if not isinstance(item, dict) or not set(item) <= allowed | {"text"}:
+                return FakeResponse.json(
+                    {"error": f"each reply is an object with `text` or {sorted(allowed)}"}, 400
+                )
+            fields = dict(item)
+            words = fields.pop("text", None)
+            try:
+                built.append(Reply([text(str(words))] if words else [], **fields))
+            except TypeError as exc:
+                return FakeResponse.json({"error": str(exc)}, 400)
+        self.script(*built)
+        return FakeResponse.json({"service": self.service, "pending": self.pending}, 201)
+
     @property
     def pending(self) -> int:
         with self._script_lock:
@@ -807,6 +835,81 @@ def _mix_demo_reply(prompt: str) -> Block | None:
     return None
 
 
+def _tool_payload(content: Any) -> Any:
+    """A tool result's JSON value (content is a string, or a list of text blocks)."""
+    if isinstance(content, list):
+        content = " ".join(
+            b.get("text", "") for b in content if isinstance(b, dict) and b.get("type") == "text"
+        )
+    if not isinstance(content, str):
+        return content
+    try:
+        return json.loads(content)
+    except ValueError:
+        return content
+
+
+def _track_phrase(track: dict[str, Any]) -> str:
+    name = track.get("name") or track.get("track_name") or "an untitled track"
+    artists = track.get("artists") or track.get("artist")
+    if isinstance(artists, list):
+        names = [a.get("name") if isinstance(a, dict) else a for a in artists]
+        artists = ", ".join(str(n) for n in names if n)
+    return f'"{name}" by {artists}' if artists else f'"{name}"'
+
+
+def _list_phrase(tracks: list[Any], limit: int = 3) -> str:
+    phrases = [_track_phrase(t) for t in tracks[:limit] if isinstance(t, dict)]
+    more = len(tracks) - len(phrases)
+    if more > 0:
+        phrases.append(f"{more} more")
+    if len(phrases) <= 1:
+        return "".join(phrases)
+    return ", ".join(phrases[:-1]) + " and " + phrases[-1]
+
+
+def describe_tool_result(content: Any) -> str:
+    """One or two plain sentences about a tool's result, as Claude would write them."""
+    data = _tool_payload(content)
+    if isinstance(data, dict) and isinstance(data.get("tracks"), list):
+        data = data["tracks"]
+    if isinstance(data, list):
+        if not data:
+            return "I could not find any matching tracks."
+        count = len(data)
+        noun = "track" if count == 1 else "tracks"
+        return f"I found {count} {noun}: {_list_phrase(data)}."
+    if not isinstance(data, dict):
+        return "That is done." if not data else f"Here is the answer: {str(data)[:120]}."
+    if data.get("error"):
+        return f"That did not work: {data['error']}."
+    if "playlist_name" in data:
+        total = data.get("total_tracks", 0)
+        sentence = f'"{data["playlist_name"]}" has {total} tracks.'
+        genres = (data.get("metadata_analysis") or {}).get("top_genres") or []
+        names = [g.get("genre") if isinstance(g, dict) else g for g in genres[:3]]
+        names = [str(n) for n in names if n]
+        if names:
+            sentence += f" Its main genres are {', '.join(names)}."
+        bpm = ((data.get("deezer_analysis") or {}).get("bpm") or {}).get("avg")
+        if bpm:
+            sentence += f" The average tempo is about {round(bpm)} BPM."
+        return sentence
+    if "queue" in data:
+        queue = data.get("queue") or []
+        if not queue:
+            return "Your queue is empty."
+        return f"Up next: {_list_phrase(queue)}."
+    if "is_playing" in data:
+        if not data.get("track_name"):
+            return "Nothing is playing right now."
+        verb = "Now playing" if data.get("is_playing") else "Paused on"
+        return f"{verb}: {_track_phrase(data)}."
+    if data.get("message"):
+        return str(data["message"]).rstrip(".") + "."
+    return "That is done."
+
+
 def default_responder(body: dict[str, Any]) -> Reply:
     """Offline-demo behaviour: use a fitting tool once, then summarise its result."""
     user_text, results = _last_user_text(body)
@@ -821,12 +924,10 @@ def default_responder(body: dict[str, Any]) -> Reply:
             )
         )
     if results:
-        summary = []
-        for r in results:
-            content = r.get("content")
-            raw = content if isinstance(content, str) else json.dumps(content)
-            summary.append(raw[:160])
-        blocks.append(text("Here is what I found (offline demo): " + " | ".join(summary)))
+        sentences = " ".join(describe_tool_result(r.get("content")) for r in results)
+        # Claude's text after a tool call starts a new paragraph: the client appends it to
+        # the text before the call, which must not run into it.
+        blocks.append(text("\n\n" + sentences + " (This is the offline demo.)"))
         return Reply(blocks)
     low = user_text.lower()
     query = _search_words(re.sub(r"^\[Playlist ID: [^\]]+\]\s*", "", user_text))
@@ -860,5 +961,5 @@ def default_responder(body: dict[str, Any]) -> Reply:
     if "json" in (system_text + " " + low).lower():
         blocks.append(text(json.dumps({"offline_demo": True, "echo": query})))
     else:
-        blocks.append(text(f"(offline demo) You said: {query}"))
+        blocks.append(text(f"You asked about {query}. (This is the offline demo.)"))
     return Reply(blocks)

@@ -80,6 +80,10 @@ class FakeResponse:
     # A float item sleeps that many seconds; a `Drop` item aborts the connection.
     stream: Iterable[bytes | float | Drop] | None = None
     drop: bool = False
+    # A fault's alterations: send only the first `truncate_at` bytes of a body whose
+    # Content-Length promised all of it, then drop; or pause `stall` seconds mid-body.
+    truncate_at: int | None = None
+    stall: float = 0.0
 
     @classmethod
     def json(
@@ -144,6 +148,9 @@ class Fault:
     delay: extra seconds to wait before answering (a slow response).
     drop: close the connection without answering.
     times: how many times the fault fires (None = every time); skip: let N calls pass first.
+    malformed: answer 200 (or `status`) with a body that is not JSON.
+    truncate: the real answer, cut off halfway (Content-Length promises the whole body).
+    stall: the real answer, stopping `stall` seconds halfway through its body.
     """
 
     target: str
@@ -158,6 +165,17 @@ class Fault:
     message: str | None = None
     fired: int = 0
     seen: int = 0
+    malformed: bool = False
+    truncate: bool = False
+    stall: float = 0.0
+
+    @property
+    def alters_answer(self) -> bool:
+        """True when the fault changes the real answer instead of replacing it."""
+        return self.truncate or self.stall > 0
+
+    def describe(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v not in (None, False, 0, 0.0, {})}
 
 
 @dataclass
@@ -207,6 +225,13 @@ class _Handler(BaseHTTPRequestHandler):
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             body = _read_chunked(self.rfile)
         split = urlsplit(self.path)
+        if split.path.startswith(CONTROL_PREFIX):
+            loopback = self.client_address[0] in ("127.0.0.1", "::1", "::ffff:127.0.0.1")
+            if not loopback:
+                self._write(FakeResponse.json({"error": "loopback only"}, 403))
+                return
+            self._write(owner.control(self.command, split.path[len(CONTROL_PREFIX) :], body))
+            return
         request = FakeRequest(
             method=self.command,
             path=split.path,
@@ -229,8 +254,21 @@ class _Handler(BaseHTTPRequestHandler):
                 for key, value in headers.items():
                     self.send_header(key, value)
                 self.end_headers()
-                if self.command != "HEAD" and response.body:
-                    self.wfile.write(response.body)
+                body = response.body if self.command != "HEAD" else b""
+                cut = response.truncate_at
+                if response.stall > 0 and body:
+                    half = len(body) // 2
+                    self.wfile.write(body[:half])
+                    self.wfile.flush()
+                    time.sleep(response.stall)
+                    body = body[half:]
+                if cut is not None:
+                    self.wfile.write(body[:cut])
+                    self.wfile.flush()
+                    self._abort()
+                    return
+                if body:
+                    self.wfile.write(body)
                 self.wfile.flush()
                 return
             headers["Transfer-Encoding"] = "chunked"
@@ -410,6 +448,9 @@ class FakeServer:
         drop: bool = False,
         times: int | None = None,
         skip: int = 0,
+        malformed: bool = False,
+        truncate: bool = False,
+        stall: float = 0.0,
     ) -> Fault:
         """Make matching requests fail; see `Fault`. Returns the fault (its `.fired` counts)."""
         fault = Fault(
@@ -423,6 +464,9 @@ class FakeServer:
             times,
             skip,
             message,
+            malformed=malformed,
+            truncate=truncate,
+            stall=stall,
         )
         with self._lock:
             self._faults.append(fault)
@@ -481,7 +525,8 @@ class FakeServer:
         if delay > 0:
             time.sleep(delay)
         response: FakeResponse
-        if fault is not None and (fault.drop or fault.status is not None):
+        replaces = fault is not None and not fault.alters_answer
+        if replaces and fault is not None and (fault.drop or fault.status or fault.malformed):
             call.fault = fault.target
             response = self._fault_response(fault)
         elif limited is not None:
@@ -496,10 +541,55 @@ class FakeServer:
                 response = FakeResponse.json(
                     {"error": {"status": 500, "message": f"fake crashed: {exc!r}"}}, status=500
                 )
+        if fault is not None and fault.alters_answer:
+            call.fault = fault.target
+            response = _alter(response, fault)
         with self._lock:
             call.status = None if response.drop else response.status
             call.finished = time.monotonic()
         return response
+
+    # ------------------------------------------------------------- run-time control
+    def control(self, method: str, path: str, body: bytes) -> FakeResponse:
+        """The loopback control endpoint under `/__fake/` (see `fakes.control`).
+
+        `POST faults` injects one fault (the `inject` arguments as JSON, `target` defaulting
+        to `*`); `GET faults` lists them with how often each fired; `DELETE faults` clears
+        them; `POST reset` forgets calls, faults and (Claude) scripted replies."""
+        try:
+            data = json.loads(body) if body.strip() else {}
+        except ValueError:
+            return FakeResponse.json({"error": "control body must be JSON"}, 400)
+        if not isinstance(data, dict):
+            return FakeResponse.json({"error": "control body must be a JSON object"}, 400)
+        if path == "faults" and method == "POST":
+            allowed = set(Fault.__dataclass_fields__) - {"fired", "seen"}
+            unknown = set(data) - allowed
+            if unknown:
+                return FakeResponse.json({"error": f"unknown fields: {sorted(unknown)}"}, 400)
+            args = dict(data)
+            target = str(args.pop("target", "*"))
+            try:
+                fault = self.inject(target, **args)
+            except TypeError as exc:
+                return FakeResponse.json({"error": str(exc)}, 400)
+            return FakeResponse.json({"service": self.service, "fault": fault.describe()}, 201)
+        if path == "faults" and method == "GET":
+            with self._lock:
+                faults = [f.describe() for f in self._faults]
+            return FakeResponse.json({"service": self.service, "faults": faults})
+        if path == "faults" and method == "DELETE":
+            self.clear_faults()
+            return FakeResponse.json({"service": self.service, "faults": []})
+        if path == "reset" and method == "POST":
+            self.reset_calls()
+            self.clear_faults()
+            return FakeResponse.json({"service": self.service, "reset": True})
+        return self.control_extra(method, path, data)
+
+    def control_extra(self, method: str, path: str, data: dict[str, Any]) -> FakeResponse:
+        """Service-specific control paths (the fake Claude's `script`)."""
+        return FakeResponse.json({"error": f"no control path {method} {path}"}, 404)
 
     def _find(self, request: FakeRequest) -> tuple[Route | None, dict[str, str]]:
         path_matched: Route | None = None
@@ -553,6 +643,10 @@ class FakeServer:
     def _fault_response(self, fault: Fault) -> FakeResponse:
         if fault.drop:
             return FakeResponse(drop=True)
+        if fault.malformed:
+            raw = b'{"error": {"status": 200, "message": "half an ans'
+            headers = {"Content-Type": "application/json; charset=utf-8"}
+            return FakeResponse(status=fault.status or 200, body=raw, headers=headers)
         status = fault.status or 500
         if fault.body is None:
             response = self.error_body(status, fault.message)
@@ -570,10 +664,32 @@ class FakeServer:
         return response
 
 
+def _alter(response: FakeResponse, fault: Fault) -> FakeResponse:
+    """The real answer, cut off or paused halfway, as `fault` asks."""
+    if response.stream is not None:
+        pieces: list[bytes | float | Drop] = list(response.stream)
+        half = max(1, len(pieces) // 2)
+        if fault.stall > 0:
+            pieces.insert(half, float(fault.stall))
+        if fault.truncate:
+            pieces = [*pieces[:half], Drop()]
+        response.stream = pieces
+        return response
+    if fault.truncate:
+        response.truncate_at = len(response.body) // 2
+    response.stall = fault.stall
+    return response
+
+
 def _matches(target: str, name: str, path: str) -> bool:
     if target in ("*", name, path):
         return True
     return fnmatch.fnmatchcase(name, target) or fnmatch.fnmatchcase(path, target)
+
+
+CONTROL_PREFIX = "/__fake/"
+"""Paths under this prefix are the fake's control endpoint, answered to loopback clients
+only and never recorded as calls."""
 
 
 def sse_event(event: str, data: Any) -> bytes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 
 from .anthropic import DEFAULT_API_KEY as ANTHROPIC_KEY
@@ -17,6 +18,9 @@ from .musicbrainz import FakeMusicBrainz
 from .spotify import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEV_TOKEN, FakeSpotify
 
 SERVICES = ("spotify", "deezer", "lastfm", "musicbrainz", "anthropic")
+# Where `djbuild dev --fakes` leaves the running fakes' vars (relative to the project root),
+# for `python -m fakes fault ...` to find them.
+STATE_FILE = Path(".wrangler") / "fakes.dev.vars"
 
 
 @dataclass
@@ -126,4 +130,11 @@ def dev_services(origin: str) -> tuple[dict[str, str], Callable[[], None]]:
         file=sys.stderr,
         flush=True,
     )
-    return values, suite.stop
+    STATE_FILE.parent.mkdir(exist_ok=True)
+    STATE_FILE.write_text(suite.dev_vars(), encoding="utf-8")
+
+    def stop() -> None:
+        suite.stop()
+        STATE_FILE.unlink(missing_ok=True)
+
+    return values, stop

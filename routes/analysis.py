@@ -2,8 +2,10 @@
 
 Not in the TypeScript worker (there the analysis was reachable only as Claude's
 `analyze_playlist` tool); added so the pipeline can be used and tested directly. The
-answer is the tool's `AnalysisResult`. Spotify's refusals pass through (401, 403, 404);
-any other Spotify failure is a 502. Deezer and Last.fm never fail the request.
+answer is the tool's `AnalysisResult`. Spotify's refusals pass through (401, 403, 404, 429);
+any other refusal (a 4xx: an id Spotify rejects, say) is the client's 400; Spotify failing
+is a 502 (5xx, dropped connection, an answer that is not a playlist), 504 (no answer in
+time) or 503 (the request's subrequests ran out). Deezer and Last.fm never fail the request.
 """
 
 from __future__ import annotations
@@ -43,8 +45,11 @@ _PASSTHROUGH = {
         401: ErrorBody,
         403: ErrorBody,
         404: ErrorBody,
+        400: ErrorBody,
         429: ErrorBody,
         502: ErrorBody,
+        503: ErrorBody,
+        504: ErrorBody,
     },
     summary="Analyse a playlist (metadata, Deezer BPM/rank/gain, Last.fm tags)",
     description=(
@@ -59,6 +64,22 @@ async def playlist_analysis(c: Context) -> AnalysisResult:
     try:
         return await analyze_playlist(c.params.id, c.token, AnalysisDeps.from_context(c))
     except SpotifyReadError as exc:
-        status = exc.status if exc.status in _PASSTHROUGH else 502
-        message = _PASSTHROUGH.get(status, "Spotify request failed")
+        status = read_failure_status(exc)
+        message = _PASSTHROUGH.get(status) or _MESSAGES.get(status, "Spotify request failed")
         raise HTTPError(status, message) from None
+
+
+_MESSAGES = {
+    400: "Spotify refused the request (check the playlist id)",
+    503: "No subrequests left for this request",
+    504: "Spotify did not answer in time",
+}
+
+
+def read_failure_status(exc: SpotifyReadError) -> int:
+    """The honest status for a failed playlist read (see the module docstring)."""
+    if exc.error == "http_status" and exc.status is not None:
+        if exc.status in _PASSTHROUGH:
+            return exc.status
+        return 400 if exc.status < 500 else 502
+    return {"timeout": 504, "budget_exhausted": 503}.get(exc.error or "", 502)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 
 from dj.chat.session import run_chat
-from runtime import Context, Response, Router
+from runtime import Context, Response, Router, jsonsafe
 from runtime.sse import SSE, EventStream, before_stream
 
 router = Router(tags=["chat"])
@@ -27,7 +27,7 @@ async def read_json(c: Context) -> Response | None:
     if len(raw) > MAX_BODY:
         return Response.text("Payload too large", 413)
     try:
-        body = json.loads(raw)
+        body = jsonsafe.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError):
         return Response.text("Invalid JSON", 400)
     c.state[BODY_STATE] = (body, len(raw))
@@ -45,7 +45,7 @@ async def read_json(c: Context) -> Response | None:
         "tool_start, tool_end, content, error and done (always last). Only a body that is "
         "not JSON is refused up front (400)."
     ),
-    responses={200: None},
+    responses={200: None, 400: None, 413: None},
 )
 @before_stream(read_json)
 async def message(c: Context, stream: EventStream) -> None:

@@ -59,7 +59,7 @@ from dj.models.mix import (
 from dj.scoring import based_on_vibe_profile
 from dj.spotify import SpotifyClient, failure_status, upstream_error
 from dj.spotify_models import BadRequest, ErrorBody
-from runtime import Context, HTTPError, Router
+from runtime import Context, HTTPError, Router, jsonsafe
 
 router = Router(tags=["mix"], auth="bearer")
 
@@ -205,7 +205,7 @@ class PreferencesResponse(CamelModel):
 
 def _responses(ok: type[BaseModel], *errors: int) -> dict[int, type[BaseModel] | None]:
     out: dict[int, type[BaseModel] | None] = {200: ok, 400: BadRequest, 401: ErrorBody}
-    for status in (*errors, 429, 500, 502, 504):
+    for status in (*errors, 429, 500, 502, 503, 504):
         out[status] = ErrorBody
     return out
 
@@ -364,7 +364,8 @@ async def queue_remove(c: Context) -> dict[str, object]:
     responses=_responses(QueuedResponse, 403),
     summary="Add a track to the listener's Spotify queue",
     description="Spotify's 404 (no active device) becomes 403 with a hint; its 403 is passed "
-    "on with Spotify's message; other refusals are 500 `Spotify API error: <status>`.",
+    "on with Spotify's message; other refusals (a track Spotify does not accept) are 400 with "
+    "Spotify's message (upstream: 500); Spotify failing is 502/504.",
     operation_id="mixQueueSpotify",
 )
 async def queue_spotify(c: Context) -> dict[str, object]:
@@ -379,15 +380,17 @@ async def queue_spotify(c: Context) -> dict[str, object]:
             raise HTTPError(403, _spotify_message(result.body) or PREMIUM_REQUIRED)
         if result.status in (401, 429):
             raise upstream_error(result, f"Spotify API error: {result.status}")
-        raise HTTPError(500, f"Spotify API error: {result.status}")
+        # Spotify refusing the track (a 4xx) is the client's input: 400 (upstream: 500).
+        message = f"Spotify API error: {result.status}"
+        if result.status is not None and result.status < 500:
+            message = _spotify_message(result.body) or message
+        raise HTTPError(failure_status(result), message)
     raise HTTPError(failure_status(result), "Spotify API error")
 
 
 def _spotify_message(body: bytes) -> str | None:
-    import json
-
     try:
-        data = json.loads(body)
+        data = jsonsafe.loads(body)
     except ValueError:
         return None
     error = data.get("error") if isinstance(data, dict) else None

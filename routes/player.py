@@ -4,7 +4,8 @@ Mounted at `/api/player`. The contract is the TypeScript worker's (reference §1
 proxy"): reads answer Spotify's JSON as it came (`GET /me/player`'s 204 becomes
 `{device: null, is_playing: false, item: null}`), commands answer `{success: true}`, and a
 Spotify failure answers `{error: "<what failed>", details: "<Spotify's error text>"}` with
-Spotify's own status (404 NO_ACTIVE_DEVICE, 403 PREMIUM_REQUIRED, 429 with `Retry-After`...).
+Spotify's own status for a refusal (404 NO_ACTIVE_DEVICE, 403 PREMIUM_REQUIRED, 429 with
+`Retry-After`...); a Spotify outage (5xx) or garbage is a 502 (upstream: Spotify's 5xx).
 
 Differences, deliberate: input is validated by models, so bad input is a 400 with the
 validation envelope instead of the upstream's 500 (invalid JSON) or a route-specific 400;
@@ -16,7 +17,7 @@ Spotify does not answer at all the status is 504 (timeout) or 502 (unreachable),
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -55,6 +56,9 @@ class PlayRequest(BaseModel):
 
 
 class SeekRequest(BaseModel):
+    # the web client reads `error` as a string: the TS worker's message, not the envelope
+    invalid_body_message: ClassVar[str] = "position_ms is required"
+
     position_ms: float = Field(ge=0, description="Rounded to whole milliseconds.")
 
 
@@ -64,6 +68,8 @@ class DeviceRequest(BaseModel):
 
 
 class VolumeRequest(BaseModel):
+    invalid_body_message: ClassVar[str] = "volume_percent must be a number between 0 and 100"
+
     volume_percent: int | float = Field(ge=0, le=100, description="Rounded for Spotify.")
 
 
@@ -87,7 +93,7 @@ class QueueAddResult(BaseModel):
 
 _FAILURES: dict[int, type[BaseModel]] = {
     400: BadRequest,
-    **{status: UpstreamErrorBody for status in (401, 403, 404, 429, 500, 502, 503, 504)},
+    **{status: UpstreamErrorBody for status in (401, 403, 404, 429, 502, 503, 504)},
 }
 
 

@@ -121,7 +121,7 @@ class Listener:
 @router.get(
     "/stream",
     stream=SSE(framing="named"),
-    responses={401: ErrorBody},
+    responses={200: None, 401: ErrorBody},
     summary="Live playback state (SSE, delta protocol v2)",
     description=(
         "Named events: connected, init, track, idle, state, device, modes, volume, context, "

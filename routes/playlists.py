@@ -71,7 +71,7 @@ class ModifyResult(BaseModel):
 
 class ModifyFailure(BaseModel):
     error: str
-    applied: int = Field(description="URIs applied by earlier batches before the failure.")
+    applied: int = Field(0, description="URIs applied by earlier batches before the failure.")
 
 
 def _errors(*statuses: int) -> dict[int, type[BaseModel]]:
@@ -82,7 +82,7 @@ def _errors(*statuses: int) -> dict[int, type[BaseModel]]:
     "/playlists",
     auth="bearer",
     query=PlaylistsQuery,
-    responses={200: PlaylistPage, 400: BadRequest, **_errors(401, 403, 429, 500, 502, 504)},
+    responses={200: PlaylistPage, 400: BadRequest, **_errors(401, 403, 429, 502, 503, 504)},
     summary="The current user's playlists (a Spotify paging object)",
     operation_id="getUserPlaylists",
 )
@@ -93,7 +93,7 @@ async def playlists(c: Context) -> PlaylistPage:
         raise upstream_error(
             result,
             "Failed to get playlists",
-            messages={500: "Invalid response from Spotify API"},
+            invalid="Invalid response from Spotify API",
         )
     return result.data
 
@@ -106,7 +106,7 @@ async def playlists(c: Context) -> PlaylistPage:
     responses={
         200: PlaylistTracks,
         400: BadRequest,
-        **_errors(401, 403, 404, 429, 500, 502, 504),
+        **_errors(401, 403, 404, 429, 502, 503, 504),
     },
     summary="Entries of a playlist (playlist track objects with `track`)",
     description=(
@@ -128,8 +128,8 @@ async def playlist_tracks(c: Context) -> PlaylistTracks:
             messages={
                 404: "Playlist not found",
                 403: "Playlist entries are only available for playlists you own or collaborate on",
-                500: "Invalid response from Spotify API",
             },
+            invalid="Invalid response from Spotify API",
         )
     return PlaylistTracks(items=entries)
 
@@ -139,7 +139,7 @@ async def playlist_tracks(c: Context) -> PlaylistTracks:
     auth="bearer",
     body=CreatePlaylist,
     status=201,
-    responses={201: PlaylistFull, 400: BadRequest, **_errors(401, 403, 429, 500, 502, 504)},
+    responses={201: PlaylistFull, 400: BadRequest, **_errors(401, 403, 429, 502, 503, 504)},
     summary="Create a playlist for the current user",
     operation_id="createPlaylist",
 )
@@ -152,7 +152,7 @@ async def create_playlist(c: Context) -> PlaylistFull:
         raise upstream_error(
             result,
             "Failed to create playlist",
-            messages={500: "Invalid response from Spotify API"},
+            invalid="Invalid response from Spotify API",
         )
     return result.data
 
@@ -168,8 +168,8 @@ async def create_playlist(c: Context) -> PlaylistFull:
         403: ModifyFailure,
         404: ModifyFailure,
         429: ModifyFailure,
-        500: ModifyFailure,
         502: ModifyFailure,
+        503: ModifyFailure,
         504: ModifyFailure,
     },
     summary="Add or remove tracks (sent to Spotify in batches of 100)",
@@ -192,7 +192,7 @@ async def modify_playlist(c: Context) -> ModifyResult:
         raise upstream_error(
             outcome.failure,
             message,
-            messages={500: "Invalid response from Spotify API"},
+            invalid="Invalid response from Spotify API",
             applied=outcome.applied,
         )
     return ModifyResult(action=verb, snapshot_id=outcome.snapshot_id)

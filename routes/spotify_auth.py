@@ -296,6 +296,7 @@ async def _callback(c: Context) -> Response:
         429: TokenErrorBody,
         500: TokenErrorBody,
         502: TokenErrorBody,
+        503: TokenErrorBody,
         504: TokenErrorBody,
     },
     summary="Exchange an authorization code and PKCE verifier for tokens",
@@ -313,7 +314,7 @@ async def token(c: Context) -> Response:
     )
     if not result.ok:
         if result.error in ("invalid_json", "invalid_response"):
-            raise HTTPError(400, "Invalid token response", error_description=result.detail or "")
+            raise HTTPError(502, "Invalid token response", error_description=result.detail or "")
         status = failure_status(result)
         # Spotify refusing the code (any 4xx but 429) is the caller's problem: 400.
         status = 400 if 400 <= status < 500 and status != 429 else status
@@ -343,7 +344,9 @@ async def token(c: Context) -> Response:
         200: RefreshResponse,
         401: ErrorBody,
         429: ErrorBody,
+        500: ErrorBody,
         502: ErrorBody,
+        503: ErrorBody,
         504: ErrorBody,
     },
     summary="New access token from the spotify_refresh cookie (rotated when Spotify rotates it)",
@@ -361,7 +364,7 @@ async def refresh(c: Context) -> Response:
     )
     if not result.ok:
         if result.error in ("invalid_json", "invalid_response"):
-            raise HTTPError(401, "Invalid response from Spotify")
+            raise HTTPError(502, "Invalid response from Spotify")
         status = failure_status(result)
         c.log.warn("Spotify token refresh failed", status=result.status, reason=result.error)
         if 400 <= status < 500 and status != 429:
@@ -388,7 +391,8 @@ async def _profile(c: Context, client: SpotifyClient) -> SpotifyUser:
         raise upstream_error(
             result,
             "Failed to get user profile",
-            messages={401: "Invalid or expired token", 500: "Invalid user profile response"},
+            messages={401: "Invalid or expired token"},
+            invalid="Invalid user profile response",
         )
     return result.data
 
@@ -396,7 +400,7 @@ async def _profile(c: Context, client: SpotifyClient) -> SpotifyUser:
 @router.get(
     "/me",
     auth="bearer",
-    responses={200: Me, **_spotify_errors(401, 403, 429, 500, 502, 504)},
+    responses={200: Me, **_spotify_errors(401, 403, 429, 502, 503, 504)},
     summary="The current user's Spotify profile (validates the token)",
     operation_id="getSpotifyMe",
 )
@@ -413,7 +417,7 @@ async def me(c: Context) -> dict[str, Any]:
 @router.get(
     "/debug/scopes",
     auth="bearer",
-    responses={200: ScopesReport, **_spotify_errors(401, 403, 429, 500, 502, 504)},
+    responses={200: ScopesReport, **_spotify_errors(401, 403, 429, 502, 503, 504)},
     summary="Which scopes the token works for, and who it belongs to",
     operation_id="getSpotifyDebugScopes",
 )
@@ -438,7 +442,7 @@ async def debug_scopes(c: Context) -> dict[str, Any]:
     "/search",
     auth="bearer",
     body=SearchRequest,
-    responses={200: SearchResult, 400: BadRequest, **_spotify_errors(401, 403, 429, 500, 502, 504)},
+    responses={200: SearchResult, 400: BadRequest, **_spotify_errors(401, 403, 429, 502, 503, 504)},
     summary="Search Spotify (10 results: Spotify's 2026 cap)",
     operation_id="searchSpotify",
 )
@@ -447,7 +451,7 @@ async def search(c: Context) -> dict[str, Any]:
     result = await SpotifyClient.for_request(c).search(body.query, body.type)
     if not result.ok:
         raise upstream_error(
-            result, "Spotify search failed", messages={500: "Invalid response from Spotify"}
+            result, "Spotify search failed", invalid="Invalid response from Spotify"
         )
     data: SearchResult = result.data
     return data.to_client()

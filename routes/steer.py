@@ -2,14 +2,14 @@
 
 Framing is data-only JSON, `data: {"data": ..., "type": ...}` (reference §2.2); the events
 and their order are described in `dj.mix.steer`. Before the stream starts, plain JSON
-answers: 400 for a bad body (validation envelope), 401 without a Bearer token or when
+answers: 400 `{"error": "Invalid request"}` for a bad body (the web client's contract), 401 without a Bearer token or when
 Spotify refuses it, 500 `Mix sessions not available` / `AI not available`, 404 `No active
 session`. Mounted at `/api/mix/vibe`.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import Field
 
@@ -27,6 +27,8 @@ STATE_KEY = "mix.steer"
 
 
 class SteerStreamRequest(CamelModel):
+    invalid_body_message: ClassVar[str] = "Invalid request"
+
     direction: str = Field(min_length=1, max_length=500)
 
 

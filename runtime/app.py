@@ -141,8 +141,10 @@ class App(Router):
         c.route = route
         await self._bind_inputs(c, route, raw_params)
         if route.stream is not None:
-            from .sse import respond
+            from .sse import HEADERS, respond
 
+            if req.method == "HEAD":  # a GET's headers; the handler (and its calls) never runs
+                return Response(b"", 200, dict(HEADERS))
             return await respond(c, route)
         return _to_response(await route.handler(c), route)
 

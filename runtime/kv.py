@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from . import budget as budget_mod
+from . import jsonsafe
 from .keys import MAX_KEY_BYTES, InvalidKeyError, mix_session_key
 
 if TYPE_CHECKING:
@@ -216,7 +217,7 @@ class KVStore:
         if text is None:
             return None
         try:
-            return json.loads(text)
+            return jsonsafe.loads(text)
         except ValueError:
             self._warn("KV value is not JSON", key)
             return None
@@ -227,9 +228,13 @@ class KVStore:
         if text is None:
             return None
         try:
+            jsonsafe.check_depth(text)
             return _adapter(model).validate_json(text)
         except ValidationError as exc:
             self._warn("KV value failed validation", key, errors=exc.error_count())
+            return None
+        except jsonsafe.JSONTooDeep:
+            self._warn("KV value is nested too deep", key)
             return None
 
     async def put_text(self, key: str, value: str, *, ttl: int | None = None) -> None:
@@ -489,8 +494,9 @@ class EnvelopeCache:
         if text.strip() in ("null", '"null"'):
             return Found(None)
         try:
+            jsonsafe.check_depth(text)
             return Found(_adapter(model).validate_json(text))
-        except ValidationError:
+        except (ValidationError, jsonsafe.JSONTooDeep):
             return None
 
     async def write_plain(self, key: str, value: Any, *, policy: TTLPolicy) -> bool:

@@ -6,7 +6,7 @@
 
 Every call goes through the same steps: subrequest budget (each attempt counts), a lane slot
 and a rate-limit token held only around the attempt itself, a timeout that aborts the
-request, limited retries with backoff on 429/5xx honouring `Retry-After`, optional JSON
+request, limited retries with backoff on 429/5xx honouring `Retry-After` (idempotent calls only), optional JSON
 parsing into a pydantic model, and one log line per attempt with secrets redacted.
 
 Failures come back as a `FetchResult` with `ok=False` and an `error` code, so best-effort
@@ -32,7 +32,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from . import budget as budget_mod
-from . import ratelimit
+from . import jsonsafe, ratelimit
 from .http import Headers
 from .logging import REDACTED, ServiceLogger, is_secret_key, redact_text
 
@@ -63,6 +63,36 @@ SERVICE_LANES: Mapping[str, str] = {
 }
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 CLIENT_STATE_KEY = "outbound.client"
+BREAKER_THRESHOLD = 5
+"""Consecutive failed attempts (timeout, network, 429, 5xx) after which the request stops
+calling that service: later calls (and pending retries) fail at once with `circuit_open`."""
+
+
+class CircuitBreaker:
+    """Per request, per service: counts consecutive failed attempts; opens at `threshold`.
+
+    One request is short, so an open circuit stays open for the rest of it (no half-open
+    probing): a dead Deezer costs the calls already in flight, not one per track."""
+
+    def __init__(self, threshold: int = BREAKER_THRESHOLD) -> None:
+        self.threshold = threshold
+        self.failures: dict[str, int] = {}
+        self.opened: set[str] = set()
+
+    def is_open(self, service: str) -> bool:
+        return service in self.opened
+
+    def record(self, service: str, failed: bool) -> bool:
+        """Note one attempt's outcome; True when this failure just opened the circuit."""
+        if not failed:
+            self.failures[service] = 0
+            return False
+        count = self.failures.get(service, 0) + 1
+        self.failures[service] = count
+        if self.threshold > 0 and count >= self.threshold and service not in self.opened:
+            self.opened.add(service)
+            return True
+        return False
 
 
 # -- transport -----------------------------------------------------------------------------
@@ -245,8 +275,10 @@ class FetchResult(Generic[T]):
     """What an external call produced; `ok` is False for any failure, with an `error` code.
 
     Error codes: `http_status` (non-2xx after retries), `timeout`, `network`,
-    `budget_exhausted` (not sent: no subrequests left), `invalid_json`, `invalid_response`
-    (the JSON did not validate against the requested model), `nested_slot`.
+    `budget_exhausted` (not sent: no subrequests left), `circuit_open` (not sent: the service
+    failed `BREAKER_THRESHOLD` times in a row in this request), `invalid_json`,
+    `invalid_response` (the JSON did not validate against the requested model),
+    `nested_slot`.
     """
 
     service: str
@@ -267,7 +299,8 @@ class FetchResult(Generic[T]):
         return self.body.decode("utf-8", errors="replace")
 
     def json(self) -> Any:
-        return jsonlib.loads(self.body)
+        """The body parsed (nesting bounded, see `runtime.jsonsafe`); raises `ValueError`."""
+        return jsonsafe.loads(self.body)
 
     def raise_for_error(self) -> FetchResult[T]:
         if not self.ok:
@@ -314,7 +347,8 @@ class StreamResult:
         return self.body.decode("utf-8", errors="replace")
 
     def json(self) -> Any:
-        return jsonlib.loads(self.body)
+        """The body parsed (nesting bounded, see `runtime.jsonsafe`); raises `ValueError`."""
+        return jsonsafe.loads(self.body)
 
     async def iter_bytes(self) -> AsyncIterator[bytes]:
         source = self._source
@@ -477,8 +511,10 @@ class OutboundClient:
         wall_clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         jitter: Callable[[], float] = _default_jitter,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         self.transport = transport
+        self.breaker = breaker if breaker is not None else CircuitBreaker()
         self.orchestrator = orchestrator or ratelimit.RequestOrchestrator(clock=clock, sleep=sleep)
         self.subrequests = subrequests
         self.logger = logger or ServiceLogger("outbound")
@@ -501,9 +537,14 @@ class OutboundClient:
         retries: int = DEFAULT_RETRIES,
         model: Any = None,
         lane: str | None = None,
+        idempotent: bool | None = None,
     ) -> FetchResult[Any]:
+        """One call, retried (429, 5xx, network errors) only when it is idempotent: by its
+        method (`IDEMPOTENT`) unless `idempotent` says otherwise (a POST that changes
+        nothing upstream, such as asking Claude for a message, may pass True)."""
         request, shown = build_request(method, url, headers, params, json, body)
         method = request.method
+        repeatable = method in IDEMPOTENT if idempotent is None else idempotent
         lane_name = lane or SERVICE_LANES.get(service, ratelimit.DEFAULT_LANE)
         started = self._clock()
 
@@ -519,8 +560,11 @@ class OutboundClient:
         attempt = 0
         while True:
             attempt += 1
+            if self.breaker.is_open(service):
+                return finish(**self._circuit_open(service, attempt - 1))
             tracker = self.subrequests
-            if tracker is not None and not tracker.try_spend(1):
+            if tracker is not None and not tracker.can_make(1):
+                tracker.try_spend(1)  # counts the refusal
                 self._log(service, method, shown, attempt, None, 0.0, "budget_exhausted")
                 return finish(ok=False, error="budget_exhausted", attempts=attempt - 1)
             t0 = self._clock()
@@ -529,6 +573,13 @@ class OutboundClient:
             detail: str | None = None
             try:
                 async with self.orchestrator.slot(lane_name):
+                    # checked again now: the circuit may have opened, or the budget run out,
+                    # while this call waited for its slot
+                    if self.breaker.is_open(service):
+                        return finish(**self._circuit_open(service, attempt - 1))
+                    if tracker is not None and not tracker.try_spend(1):
+                        self._log(service, method, shown, attempt, None, 0.0, "budget_exhausted")
+                        return finish(ok=False, error="budget_exhausted", attempts=attempt - 1)
                     t0 = self._clock()
                     response = await asyncio.wait_for(self.transport.send(request), timeout)
             except TimeoutError:
@@ -542,6 +593,7 @@ class OutboundClient:
             elapsed = self._clock() - t0
             status = response.status if response is not None else None
             self._log(service, method, shown, attempt, status, elapsed, error)
+            self._note_outcome(service, status)
 
             retry_after: float | None = None
             if response is not None:
@@ -551,12 +603,12 @@ class OutboundClient:
                     retry_after = parse_retry_after(
                         response.headers.get("Retry-After"), self._wall_clock()
                     )
-                    retryable = True
+                    retryable = repeatable
                 else:
                     retryable = False
                 error = "http_status"
             else:
-                retryable = method in IDEMPOTENT
+                retryable = repeatable
 
             if (
                 not retryable
@@ -589,6 +641,7 @@ class OutboundClient:
         read_timeout: float = DEFAULT_READ_TIMEOUT,
         retries: int = DEFAULT_RETRIES,
         lane: str | None = None,
+        idempotent: bool | None = None,
     ) -> AsyncIterator[StreamResult]:
         """A call whose body is read while it arrives (server-sent events, say).
 
@@ -602,8 +655,9 @@ class OutboundClient:
         are taken per attempt, and for a 2xx answer the slot is held until the block exits
         (the connection stays open that long); `timeout` bounds the wait for the headers,
         `read_timeout` each silence between chunks; 429/5xx answers are retried with
-        backoff (honouring `Retry-After`) before any byte reaches the caller, network
-        errors only for idempotent methods; one log line per attempt and one when a stream
+        backoff (honouring `Retry-After`) before any byte reaches the caller, these and
+        network errors only when the call is idempotent (by its method unless `idempotent`
+        says otherwise); one log line per attempt and one when a stream
         ends. Leaving the block (normally, by an exception or by cancellation) closes the
         body and aborts the request if it had not ended."""
         opener = getattr(self.transport, "open", None)
@@ -611,6 +665,7 @@ class OutboundClient:
             raise TypeError(f"{type(self.transport).__name__} cannot stream (no `open`)")
         request, shown = build_request(method, url, headers, params, json, body)
         method = request.method
+        repeatable = method in IDEMPOTENT if idempotent is None else idempotent
         lane_name = lane or SERVICE_LANES.get(service, ratelimit.DEFAULT_LANE)
 
         def failure(attempts: int, **kwargs: Any) -> StreamResult:
@@ -627,12 +682,18 @@ class OutboundClient:
         attempt = 0
         while True:
             attempt += 1
+            if self.breaker.is_open(service):
+                yield failure(attempt - 1, **self._circuit_open(service, attempt - 1, False))
+                return
             tracker = self.subrequests
             if tracker is not None and not tracker.try_spend(1):
                 self._log(service, method, shown, attempt, None, 0.0, "budget_exhausted")
                 yield failure(attempt - 1, error="budget_exhausted")
                 return
-            slot = self.orchestrator.slot(lane_name)
+            # The slot stays held while the caller reads the body, but it is not recorded in
+            # the caller's context (nor in the tasks it starts meanwhile): only our own
+            # opening and error reading below run marked.
+            slot = self.orchestrator.slot(lane_name, mark=False)
             try:
                 await slot.__aenter__()
             except ratelimit.NestedSlotError as exc:
@@ -646,13 +707,15 @@ class OutboundClient:
             try:
                 t0 = self._clock()
                 try:
-                    source = await asyncio.wait_for(opener(request), timeout)
+                    with ratelimit.marked(lane_name):
+                        source = await asyncio.wait_for(opener(request), timeout)
                 except TimeoutError:
                     error, detail = "timeout", f"no response within {timeout:g}s"
                 except TransportError as exc:
                     error, detail = "network", redact_text(str(exc))
                 status = source.status if source is not None else None
                 self._log(service, method, shown, attempt, status, self._clock() - t0, error)
+                self._note_outcome(service, status)
                 if source is not None and 200 <= source.status < 300:
                     result = StreamResult(
                         service=service,
@@ -705,11 +768,11 @@ class OutboundClient:
                     retry_after = parse_retry_after(
                         source.headers.get("Retry-After"), self._wall_clock()
                     )
-                    retryable = True
+                    retryable = repeatable
                 else:
                     retryable = False
             else:
-                retryable = method in IDEMPOTENT
+                retryable = repeatable
             if (
                 not retryable
                 or attempt > retries
@@ -725,6 +788,24 @@ class OutboundClient:
                 )
                 return
             await self._sleep(self._backoff(attempt, retry_after))
+
+    def _note_outcome(self, service: str, status: int | None) -> None:
+        failed = status is None or status == 429 or status >= 500
+        if self.breaker.record(service, failed):
+            self.logger.warn(
+                f"{service} circuit open: {self.breaker.threshold} failures in a row, "
+                "skipped for the rest of this request",
+                service=service,
+            )
+
+    def _circuit_open(
+        self, service: str, attempts: int, with_attempts: bool = True
+    ) -> dict[str, Any]:
+        detail = f"{service} failed {self.breaker.threshold} times in a row in this request"
+        out: dict[str, Any] = {"ok": False, "error": "circuit_open", "detail": detail}
+        if with_attempts:
+            out["attempts"] = attempts
+        return out
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         delay = min(BACKOFF_MAX, BACKOFF_BASE * 2 ** (attempt - 1))
@@ -749,7 +830,10 @@ class OutboundClient:
         if model is None:
             return finish(ok=True, **common)
         try:
+            jsonsafe.check_depth(response.body)
             data = _adapter(model).validate_json(response.body)
+        except jsonsafe.JSONTooDeep as exc:
+            return finish(ok=False, error="invalid_json", detail=exc.msg, **common)
         except ValidationError as exc:
             kind = (
                 "invalid_json"
@@ -827,6 +911,7 @@ async def fetch(
     retries: int = DEFAULT_RETRIES,
     model: Any = None,
     lane: str | None = None,
+    idempotent: bool | None = None,
 ) -> FetchResult[Any]:
     """`OutboundClient.fetch` on the current request's client."""
     return await client().fetch(
@@ -841,4 +926,5 @@ async def fetch(
         retries=retries,
         model=model,
         lane=lane,
+        idempotent=idempotent,
     )

@@ -24,8 +24,8 @@ import asyncio
 import contextvars
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -280,8 +280,12 @@ class RequestOrchestrator:
         return self.lanes.get(name) or self.lanes[DEFAULT_LANE]
 
     @asynccontextmanager
-    async def slot(self, lane: str) -> AsyncIterator[None]:
-        """Hold a slot of `lane` and one token for the duration of the block."""
+    async def slot(self, lane: str, *, mark: bool = True) -> AsyncIterator[None]:
+        """Hold a slot of `lane` and one token for the duration of the block.
+
+        `mark=False` does not record the slot in the running context: for a slot held
+        across a `yield` to other code (a streamed body), whose context, and the tasks it
+        starts, must not count as holding one. Wrap the calls made meanwhile in `marked`."""
         held = _holding.get()
         if held is not None:
             raise NestedSlotError(
@@ -292,11 +296,12 @@ class RequestOrchestrator:
         await chosen.acquire()
         try:
             lease = await self.bucket.acquire()
-            marker = _holding.set(chosen.name)
+            marker = _holding.set(chosen.name) if mark else None
             try:
                 yield
             finally:
-                _holding.reset(marker)
+                if marker is not None:
+                    _holding.reset(marker)
                 self.bucket.release(lease)
         finally:
             chosen.release()
@@ -324,6 +329,16 @@ class RequestOrchestrator:
                 for name, lane in self.lanes.items()
             },
         }
+
+
+@contextmanager
+def marked(lane: str) -> Iterator[None]:
+    """Record `lane` as held by the running code for the block (see `slot(mark=False)`)."""
+    marker = _holding.set(lane)
+    try:
+        yield
+    finally:
+        _holding.reset(marker)
 
 
 def holding_slot() -> str | None:

@@ -135,7 +135,7 @@ async def run_chat(c: Context, stream: EventStream, body: Any, body_size: int) -
         {"level": "info", "message": f"[{rid}] Request received - Body size: {body_size} bytes"},
     )
     try:
-        request = ChatRequest.model_validate(body)
+        request = ChatRequest.model_validate(body, strict=True)
     except ValidationError as exc:
         issues = issues_from(exc, "body")
         raise StreamError(json.dumps(issues, separators=(",", ":"), ensure_ascii=False)) from None

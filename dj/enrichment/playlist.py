@@ -94,11 +94,13 @@ class Playlist(BaseModel):
 
 
 class SpotifyReadError(RuntimeError):
-    """Spotify refused or failed; `status` is Spotify's (None if no response at all)."""
+    """Spotify refused or failed; `status` is Spotify's (None if no response at all) and
+    `error` the outbound error code (`http_status`, `timeout`, `invalid_json`, ...)."""
 
-    def __init__(self, message: str, status: int | None) -> None:
+    def __init__(self, message: str, status: int | None, error: str | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.error = error
 
 
 def track_from_entry(entry: Any) -> PlaylistTrack | None:
@@ -142,17 +144,23 @@ class PlaylistReader:
             headers={"Authorization": f"Bearer {self._token}"},
         )
         if not result.ok:
-            raise SpotifyReadError(f"Spotify request failed: {result.error}", result.status)
+            raise SpotifyReadError(
+                f"Spotify request failed: {result.error}", result.status, result.error
+            )
         try:
             return result.json()
         except ValueError:
-            raise SpotifyReadError("Spotify sent invalid JSON", result.status) from None
+            raise SpotifyReadError(
+                "Spotify sent invalid JSON", result.status, "invalid_json"
+            ) from None
 
     async def read(self, playlist_id: str, max_tracks: int = MAX_TRACKS) -> Playlist:
         """The playlist's name, description and its first `max_tracks` entries' tracks."""
         body = await self._get(f"/playlists/{playlist_id}")
         if not isinstance(body, dict):
-            raise SpotifyReadError("Spotify sent an unexpected playlist body", 200)
+            raise SpotifyReadError(
+                "Spotify sent an unexpected playlist body", 200, "invalid_response"
+            )
         container = body.get("items") if "items" in body else body.get("tracks")
         entries, total = _page(container)
         entries = entries[:max_tracks]

@@ -14,7 +14,6 @@ the whole session.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Annotated, Any, Literal
 
@@ -30,6 +29,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from dj.js_compat import ISO_DATETIME_RE, is_finite_number
+from runtime import jsonsafe
 
 MAX_QUEUE = 10
 MAX_HISTORY = 20
@@ -241,7 +241,7 @@ def parse_stored(raw: str | bytes | dict[str, Any] | None) -> MixSession | None:
     try:
         if isinstance(raw, dict):
             return MixSession.model_validate(raw)
-        data = json.loads(raw)
+        data = jsonsafe.loads(raw)
         if not isinstance(data, dict):
             return None
         return MixSession.model_validate(data)

@@ -6,11 +6,11 @@ shapes as the `workers` SDK's binding. Lives outside `runtime.kv` so the Worker 
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from typing import Any
 
+from .. import jsonsafe
 from ..keys import MAX_KEY_BYTES
 from ..kv import MAX_LIST_LIMIT, MAX_VALUE_BYTES, MIN_TTL, KVError
 
@@ -49,7 +49,7 @@ class MemoryKV:
         if value is None or kind in (None, "text"):
             return value
         if kind == "json":
-            return json.loads(value)
+            return jsonsafe.loads(value)
         raise KVError(f"unsupported get type {kind!r}")
 
     async def put(

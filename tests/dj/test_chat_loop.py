@@ -8,6 +8,7 @@ in-stream validation and auth errors.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -476,5 +477,9 @@ async def test_default_responder_answers_a_chat_offline(client: Client, fakes: F
     result = await chat(client, chat_body("search some jazz"))
     events = without_logs(events_of(result.body))
     assert [d["tool"] for k, d in events if k == "tool_start"] == ["search_spotify_tracks"]
-    assert "offline demo" in content_of(events)
+    answer = content_of(events)
+    assert "offline demo" in answer
+    assert "Let me check that for you.\n\nI found " in answer  # sentences, not glued
+    assert re.search(r'I found \d+ tracks?: "', answer) and '" by ' in answer
+    assert "{" not in answer and "[" not in answer  # no raw tool JSON
     assert events[-1] == ("done", None)

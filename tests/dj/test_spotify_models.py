@@ -160,12 +160,14 @@ def test_failure_statuses_keep_auth_and_limits_and_hide_spotify_outages() -> Non
     assert failure_status(_failed(None, "timeout")) == 504
     assert failure_status(_failed(None, "network")) == 502
     assert failure_status(_failed(None, "budget_exhausted")) == 503
-    assert failure_status(_failed(200, "invalid_response")) == 500
+    assert failure_status(_failed(200, "invalid_response")) == 502
+    assert failure_status(_failed(200, "invalid_json")) == 502
 
 
-def test_passthrough_keeps_spotifys_own_status() -> None:
-    assert failure_status(_failed(503), passthrough=True) == 503
+def test_passthrough_keeps_spotifys_own_refusals_but_an_outage_is_502() -> None:
     assert failure_status(_failed(405), passthrough=True) == 405
+    assert failure_status(_failed(503), passthrough=True) == 502
+    assert failure_status(_failed(500), passthrough=True) == 502
 
 
 def test_upstream_error_carries_retry_after_and_details() -> None:

@@ -266,4 +266,7 @@ def test_the_offline_demo_chats_with_the_fakes_default_responder(dj: DJ) -> None
     assert [d["tool"] for k, d in seq if k == "tool_start"] == ["get_now_playing"]
     answer = "".join(d for k, d in seq if k == "content")
     assert "offline demo" in answer
+    assert "Let me check that for you.\n\n" in answer
+    assert "Nothing is playing right now." in answer or 'Now playing: "' in answer
+    assert "{" not in answer
     assert seq[-1] == ("done", None)

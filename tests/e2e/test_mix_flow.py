@@ -232,7 +232,7 @@ def test_steer_stream_reports_a_failed_interpretation_as_error_without_done(fres
 def test_steer_stream_pre_checks_answer_json(fresh: DJ) -> None:
     dj = fresh
     r = dj.http.post("/api/mix/vibe/steer-stream", headers=auth(dj), json={"direction": ""})
-    assert r.status_code == 400 and r.json()["success"] is False
+    assert r.status_code == 400 and r.json() == {"error": "Invalid request"}
     r = dj.http.post("/api/mix/vibe/steer-stream", headers=auth(dj), json={"direction": "x"})
     assert r.status_code == 404 and r.json() == {"error": "No active session"}
 

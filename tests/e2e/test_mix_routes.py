@@ -93,7 +93,10 @@ def test_every_mix_body_that_fails_its_model_is_400(
         },
     )
     assert r.status_code == 400, r.text
-    assert r.json()["success"] is False
+    if path.endswith("/steer-stream"):  # the web client's contract: `error` is a string
+        assert r.json() == {"error": "Invalid request"}
+    else:
+        assert r.json()["success"] is False
 
 
 def test_a_revoked_token_is_401_invalid_authorization_token(fresh: DJ) -> None:
@@ -294,13 +297,27 @@ def test_queue_spotify_without_premium_passes_spotifys_403(fresh: DJ) -> None:
     assert "Premium required" in r.json()["error"]
 
 
-def test_queue_spotify_other_failures_are_500_spotify_api_error(fresh: DJ) -> None:
-    fresh.fakes.spotify.inject("queue_add", 400, message="Invalid track uri")
+def test_queue_spotify_with_a_track_spotify_refuses_is_a_400_with_its_message(
+    fresh: DJ,
+) -> None:
+    fresh.fakes.spotify.start_playback(track_ids=[fresh.fakes.spotify.catalog.tracks[0].id])
+    r = fresh.http.post(
+        "/api/mix/queue/spotify",
+        headers=auth(fresh),
+        json={"trackUri": "spotify:track:0000000000000000000000"},
+    )
+    assert r.status_code == 400
+    assert r.json() == {"error": "Invalid track uri"}
+
+
+def test_queue_spotify_when_spotify_fails_is_502(fresh: DJ) -> None:
+    fresh.fakes.spotify.start_playback(track_ids=[fresh.fakes.spotify.catalog.tracks[0].id])
+    fresh.fakes.spotify.inject("queue_add", 500)
     r = fresh.http.post(
         "/api/mix/queue/spotify", headers=auth(fresh), json={"trackUri": track_uri(fresh, 5)}
     )
-    assert r.status_code == 500
-    assert r.json() == {"error": "Spotify API error: 400"}
+    assert r.status_code == 502
+    assert r.json() == {"error": "Spotify API error: 500"}
 
 
 # -- vibe ------------------------------------------------------------------------------------
@@ -493,4 +510,33 @@ def test_track_played_with_missing_fields_is_400_not_500(fresh: DJ) -> None:
     start(fresh)
     r = fresh.http.post("/api/mix/playback/track-played", headers=auth(fresh), json={"trackId": 5})
     assert r.status_code == 400
+    assert r.json()["success"] is False
+
+
+@pytest.mark.parametrize("value", [0.0, 0, 1, "yes", "true"])
+def test_preferences_auto_fill_must_be_a_json_boolean(fresh: DJ, value: Any) -> None:
+    start(fresh)
+    r = fresh.http.patch("/api/mix/preferences", headers=auth(fresh), json={"autoFill": value})
+    assert r.status_code == 400, r.text
+    [issue] = r.json()["error"]["issues"]
+    assert issue["path"] == ["autoFill"]
+    session = fresh.http.get("/api/mix/current", headers=auth(fresh)).json()["session"]
+    assert session["preferences"]["autoFill"] is not value
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/mix/queue/reorder", {"from": True, "to": 1}),
+        ("/api/mix/queue/reorder", {"from": "0", "to": 1}),
+        ("/api/mix/vibe/steer", {"direction": "more energy", "intensity": "5"}),
+        ("/api/mix/save", {"name": "x", "includeQueue": 1}),
+        ("/api/mix/queue/add", {"trackUri": 5}),
+    ],
+)
+def test_mix_bodies_do_not_coerce_types(fresh: DJ, path: str, body: dict) -> None:
+    start(fresh)
+    method = "PUT" if path.endswith("reorder") else "POST"
+    r = fresh.http.request(method, path, headers=auth(fresh), json=body)
+    assert r.status_code == 400, r.text
     assert r.json()["success"] is False

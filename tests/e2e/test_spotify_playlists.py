@@ -231,8 +231,20 @@ def test_create_playlist_is_one_call_to_me_playlists(dj: DJ, scratch: list[str])
         {"name": "x" * 101},
         {"name": "ok", "description": "d" * 301},
         {"name": "ok", "public": "yes please"},
+        {"name": "ok", "public": 0},
+        {"name": "ok", "public": "true"},
+        {"name": 12345},
     ],
-    ids=["none", "empty", "long-name", "long-description", "public-not-bool"],
+    ids=[
+        "none",
+        "empty",
+        "long-name",
+        "long-description",
+        "public-not-bool",
+        "public-zero",
+        "public-string-true",
+        "name-a-number",
+    ],
 )
 def test_create_playlist_input_is_validated(dj: DJ, body: dict) -> None:
     r = dj.http.post("/api/spotify/playlists", headers=auth(dj), json=body)

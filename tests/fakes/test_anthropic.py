@@ -265,3 +265,35 @@ def test_thinking_blocks_are_dropped_when_thinking_is_off(
     anthropic.script(Reply([thinking("secret"), text("hi")]))
     body = _post(anthropic, client, _body()).json()
     assert [c["type"] for c in body["content"]] == ["text"]
+
+
+def test_tool_results_are_described_in_sentences_not_json() -> None:
+    from fakes.anthropic import describe_tool_result
+
+    tracks = [
+        {"name": "Blue in Green", "artists": [{"name": "Miles Davis"}]},
+        {"name": "So What", "artists": ["Miles Davis"]},
+        {"name": "Naima", "artists": [{"name": "John Coltrane"}]},
+        {"name": "Footprints", "artists": [{"name": "Wayne Shorter"}]},
+    ]
+    assert describe_tool_result(json.dumps(tracks)) == (
+        'I found 4 tracks: "Blue in Green" by Miles Davis, "So What" by Miles Davis, '
+        '"Naima" by John Coltrane and 1 more.'
+    )
+    assert describe_tool_result("[]") == "I could not find any matching tracks."
+    analysis = {
+        "playlist_name": "Late Night",
+        "total_tracks": 100,
+        "metadata_analysis": {"top_genres": [{"genre": "jazz"}, {"genre": "soul"}]},
+        "deezer_analysis": {"bpm": {"avg": 101.6}},
+    }
+    assert describe_tool_result(json.dumps(analysis)) == (
+        '"Late Night" has 100 tracks. Its main genres are jazz, soul. '
+        "The average tempo is about 102 BPM."
+    )
+    assert describe_tool_result('{"is_playing": false, "message": "x"}') == (
+        "Nothing is playing right now."
+    )
+    assert describe_tool_result('{"error": "Spotify said no"}') == (
+        "That did not work: Spotify said no."
+    )

@@ -114,3 +114,40 @@ async def test_optional_body_may_be_empty_but_is_validated_when_sent() -> None:
     assert (await client.post("/api/play", json={"message": "hi"})).json() == {"body": "hi"}
     bad = await client.post("/api/play", json={"message": ""})
     assert bad.status == 400
+
+
+async def test_a_json_body_is_validated_strictly_no_type_coercion() -> None:
+    client = Client(app)
+    for bad in ({"message": 12}, {"message": True}, {"message": "hi", "mode": 1}):
+        r = await client.post("/api/items/echo", json=bad)
+        assert r.status == 400, bad
+    ok = await client.post("/api/items/echo", json={"message": "hi"})
+    assert ok.status == 200
+
+
+async def test_query_values_stay_lax_strings_become_integers() -> None:
+    r = await Client(app).get("/api/items?limit=5&offset=1")
+    assert r.status == 200
+
+
+async def test_a_body_model_may_name_the_message_a_client_expects() -> None:
+    from typing import ClassVar
+
+    from pydantic import BaseModel
+
+    class Seek(BaseModel):
+        invalid_body_message: ClassVar[str] = "position_ms is required"
+        position_ms: float
+
+    router = Router()
+
+    @router.post("/seek", body=Seek)
+    async def seek(c: Context) -> dict:
+        return {"at": c.body.position_ms}
+
+    own = App(title="t", version="1")
+    own.route("/api", router)
+    for bad in ({}, {"position_ms": True}, {"position_ms": "1"}):
+        r = await Client(own).post("/api/seek", json=bad)
+        assert r.status == 400 and r.json() == {"error": "position_ms is required"}
+    assert (await Client(own).post("/api/seek", json={"position_ms": 3})).json() == {"at": 3.0}
