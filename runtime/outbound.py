@@ -72,12 +72,32 @@ class CircuitBreaker:
     """Per request, per service: counts consecutive failed attempts; opens at `threshold`.
 
     One request is short, so an open circuit stays open for the rest of it (no half-open
-    probing): a dead Deezer costs the calls already in flight, not one per track."""
+    probing): a dead Deezer costs the calls already in flight, not one per track. After a
+    failure, a new attempt waits (`admit`) until the service's attempts in flight have settled:
+    calls queued behind Workers' six simultaneous connections would otherwise keep going out
+    while the failures that open the circuit are still on their way back."""
 
     def __init__(self, threshold: int = BREAKER_THRESHOLD) -> None:
         self.threshold = threshold
         self.failures: dict[str, int] = {}
         self.opened: set[str] = set()
+        self.in_flight: dict[str, int] = {}
+        self._settled: dict[str, asyncio.Event] = {}
+
+    async def admit(self, service: str) -> None:
+        """Count an attempt in flight; after a failure, first wait for the others to settle."""
+        while self.failures.get(service, 0) > 0 and self.in_flight.get(service, 0) > 0:
+            event = self._settled.setdefault(service, asyncio.Event())
+            event.clear()
+            await event.wait()
+        self.in_flight[service] = self.in_flight.get(service, 0) + 1
+
+    def settle(self, service: str) -> None:
+        """An admitted attempt is over (its outcome already recorded)."""
+        left = self.in_flight.get(service, 0) - 1
+        self.in_flight[service] = max(left, 0)
+        if left <= 0 and service in self._settled:
+            self._settled[service].set()
 
     def is_open(self, service: str) -> bool:
         return service in self.opened
@@ -571,29 +591,38 @@ class OutboundClient:
             response: TransportResponse | None = None
             error: str | None = None
             detail: str | None = None
+            admitted = False
             try:
-                async with self.orchestrator.slot(lane_name):
-                    # checked again now: the circuit may have opened, or the budget run out,
-                    # while this call waited for its slot
-                    if self.breaker.is_open(service):
-                        return finish(**self._circuit_open(service, attempt - 1))
-                    if tracker is not None and not tracker.try_spend(1):
-                        self._log(service, method, shown, attempt, None, 0.0, "budget_exhausted")
-                        return finish(ok=False, error="budget_exhausted", attempts=attempt - 1)
-                    t0 = self._clock()
-                    response = await asyncio.wait_for(self.transport.send(request), timeout)
-            except TimeoutError:
-                error, detail = "timeout", f"no response within {timeout:g}s"
-            except TransportError as exc:
-                error, detail = "network", redact_text(str(exc))
-            except ratelimit.NestedSlotError as exc:
-                # A programming error: surfaced as a failure so a best-effort caller survives.
-                self.logger.error("outbound call made while holding a lane slot", exc)
-                return finish(ok=False, error="nested_slot", detail=str(exc), attempts=attempt)
-            elapsed = self._clock() - t0
-            status = response.status if response is not None else None
-            self._log(service, method, shown, attempt, status, elapsed, error)
-            self._note_outcome(service, status)
+                try:
+                    async with self.orchestrator.slot(lane_name):
+                        await self.breaker.admit(service)
+                        admitted = True
+                        # checked again now: the circuit may have opened, or the budget run
+                        # out, while this call waited for its slot
+                        if self.breaker.is_open(service):
+                            return finish(**self._circuit_open(service, attempt - 1))
+                        if tracker is not None and not tracker.try_spend(1):
+                            self._log(
+                                service, method, shown, attempt, None, 0.0, "budget_exhausted"
+                            )
+                            return finish(ok=False, error="budget_exhausted", attempts=attempt - 1)
+                        t0 = self._clock()
+                        response = await asyncio.wait_for(self.transport.send(request), timeout)
+                except TimeoutError:
+                    error, detail = "timeout", f"no response within {timeout:g}s"
+                except TransportError as exc:
+                    error, detail = "network", redact_text(str(exc))
+                except ratelimit.NestedSlotError as exc:
+                    # A programming error: surfaced as a failure so a best-effort caller survives.
+                    self.logger.error("outbound call made while holding a lane slot", exc)
+                    return finish(ok=False, error="nested_slot", detail=str(exc), attempts=attempt)
+                elapsed = self._clock() - t0
+                status = response.status if response is not None else None
+                self._log(service, method, shown, attempt, status, elapsed, error)
+                self._note_outcome(service, status)
+            finally:
+                if admitted:
+                    self.breaker.settle(service)
 
             retry_after: float | None = None
             if response is not None:
