@@ -9,6 +9,10 @@ output lines (request log, worker stdout/stderr) are kept in `lines`, a bounded 
 `wait_for_line` looks only at lines that arrive from the moment it is called (or from a mark).
 `startup` holds the host's startup report: the top level's CPU time against the budget, the
 slowest modules, the isolate's memory and the limits in force.
+
+With `control=True` the host takes commands on its stdin (never from HTTP traffic):
+`reload(modules)` makes it import the worker again in place after dist/ changed, keeping
+Node, Pyodide and KV's state; `startup` then describes a cold start of the new code.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from djbuild import toolchain
 HOST_SCRIPT = Path(__file__).resolve().parent / "host.mjs"
 READY_RE = re.compile(r"^djbuild-host ready (\S+) startup_ms=(\d+) import_ms=([\d.]+)")
 STARTUP_PREFIX = "djbuild-host startup "
+RELOADED_PREFIX = "djbuild-host reloaded "
 MAX_LINES = 5000
 DEFAULT_STARTUP_BUDGET_MS = 1000
 Plan = Literal["free", "paid"]
@@ -122,6 +127,20 @@ class HostError(RuntimeError):
     """The host could not start; the message carries its output."""
 
 
+class ReloadError(RuntimeError):
+    """An in-place reload failed (the new code raised, or the host did not answer)."""
+
+
+@dataclass
+class Reload:
+    """What an in-place reload did: the modules imported again and how long it took."""
+
+    modules: list[str]
+    reload_ms: float  # the Python import, wall time
+    reload_cpu_ms: float
+    total_ms: float  # from the command's arrival to the answer, as the host saw it
+
+
 class LocalHost:
     """A local Worker host serving `dist_dir` on `host:port` (port 0 picks a free port)."""
 
@@ -145,6 +164,7 @@ class LocalHost:
         memory_every: int | None = None,
         workerd_clock: bool | None = None,
         max_lines: int = MAX_LINES,
+        control: bool = False,
     ) -> None:
         if persist_to is not None and in_memory:
             raise ValueError("persist_to and in_memory exclude each other")
@@ -166,6 +186,9 @@ class LocalHost:
         if workerd_clock is None:  # lets a whole test suite run under workerd's clock
             workerd_clock = os.environ.get("DJBUILD_WORKERD_CLOCK", "") not in ("", "0")
         self.workerd_clock = workerd_clock
+        self.control = control
+        self.reloads = 0
+        self._commands = 0
         self.lines = LineBuffer(maxlen=max_lines)
         self.startup: StartupReport | None = None
         self._new_line = threading.Condition()
@@ -215,6 +238,8 @@ class LocalHost:
                 args += [flag, str(value)]
         if self.workerd_clock:
             args.append("--workerd-clock")
+        if self.control:
+            args.append("--control-stdin")
         return args
 
     def start(self) -> str:
@@ -224,7 +249,7 @@ class LocalHost:
         started = time.monotonic()
         self._proc = toolchain.run_node(
             self.command(),
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE if self.control else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -282,6 +307,43 @@ class LocalHost:
             if self.on_line is not None:
                 self.on_line(line)
 
+    def reload(self, modules: list[str], timeout: float = 60.0) -> Reload:
+        """Import the worker again in place: `modules` (the edited ones and every module
+        importing them) run afresh, the rest stays loaded. Needs `control=True`.
+
+        Raises ReloadError when the new code does not import (the host then keeps serving
+        the code it had) or the host does not answer in time.
+        """
+        proc = self._proc
+        if not self.control or proc is None or proc.stdin is None:
+            raise ReloadError("the host was not started with control=True")
+        self._commands += 1
+        ident = self._commands
+        mark = self.mark()
+        try:
+            proc.stdin.write(json.dumps({"id": ident, "reload": sorted(modules)}) + "\n")
+            proc.stdin.flush()
+        except (OSError, ValueError) as exc:
+            raise ReloadError(f"the host does not take commands: {exc}") from None
+        pattern = "^" + re.escape(RELOADED_PREFIX + '{"id":' + str(ident) + ",")
+        try:
+            line = self.wait_for_line(pattern, timeout=timeout, since=mark)
+        except TimeoutError:
+            raise ReloadError(f"the host did not reload within {timeout:.0f} s") from None
+        answer = json.loads(line[len(RELOADED_PREFIX) :])
+        if not answer.get("ok"):
+            raise ReloadError(str(answer.get("error", "the reload failed")))
+        report = StartupReport.parse(json.dumps(answer["report"]))
+        self.startup = report
+        self.import_ms = report.import_ms
+        self.reloads += 1
+        return Reload(
+            modules=list(answer["modules"]),
+            reload_ms=float(answer["reload_ms"]),
+            reload_cpu_ms=float(answer["reload_cpu_ms"]),
+            total_ms=float(answer["total_ms"]),
+        )
+
     @property
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
@@ -309,6 +371,11 @@ class LocalHost:
             pass
         if proc.poll() is None:
             proc.wait(timeout=timeout)
+        if proc.stdin is not None:
+            try:
+                proc.stdin.close()
+            except OSError:
+                pass
         for reader in self._readers:
             reader.join(timeout=2)
         self._readers.clear()
@@ -396,6 +463,8 @@ __all__ = [
     "HOST_SCRIPT",
     "HostError",
     "LocalHost",
+    "Reload",
+    "ReloadError",
     "StartupReport",
     "check_startup",
     "startup_budget",

@@ -4,6 +4,7 @@
 //        [--port N] [--host 127.0.0.1] [--persist-to DIR | --in-memory]
 //        [--env-file FILE] [--sdk DIR] [--plan free|paid] [--cpu-ms N] [--subrequests N]
 //        [--startup-budget-ms N] [--wait-until-ms N] [--memory-every N] [--workerd-clock]
+//        [--control-stdin]
 //
 // The worker module runs on the real Pyodide and the real `workers` SDK; KV bindings are
 // Miniflare's simulator; static assets follow Cloudflare's asset router; HTTP is node:http.
@@ -14,6 +15,11 @@
 // Limits follow workerd's (see docs/host-fidelity.md): the startup budget, per-request CPU
 // time, subrequests and simultaneous connections, waitUntil's 30 s, the isolate's memory.
 // Errors a user can act on go to stderr as "djbuild-host: error: ..." with a non-zero exit.
+// With --control-stdin the host takes commands, one JSON object a line, on its standard input
+// (never from HTTP traffic): {"id": N, "reload": ["module", ...]} imports the worker again in
+// place after its files in dist/ changed (Node, Pyodide and KV stay up) and answers
+//   djbuild-host reloaded {"id": N, "ok": true, "report": {...startup report...}, ...}
+// or {"id": N, "ok": false, "error": "..."} when the new code does not import.
 
 import fs from 'node:fs';
 import http from 'node:http';
@@ -57,6 +63,7 @@ function parseArgs(argv) {
     waitUntilMs: '30000',
     memoryEvery: '100',
     workerdClock: false,
+    controlStdin: false,
   };
   const withValue = {
     '--dist': 'dist',
@@ -79,6 +86,8 @@ function parseArgs(argv) {
       opts.inMemory = true;
     } else if (arg === '--workerd-clock') {
       opts.workerdClock = true;
+    } else if (arg === '--control-stdin') {
+      opts.controlStdin = true;
     } else if (arg in withValue) {
       if (i + 1 >= argv.length) fail(`${arg} needs a value`, 2);
       opts[withValue[arg]] = argv[++i];
@@ -838,6 +847,7 @@ async function main() {
     env,
     assets,
     requestSignal: !!flags.enable_request_signal,
+    reloading: null,
     origin: `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${port}`,
   };
 
@@ -869,6 +879,7 @@ async function main() {
     process.stderr.write(`djbuild-host: unhandled rejection: ${err?.stack ?? err}\n`);
   });
 
+  if (opts.controlStdin) listenForCommands(runtime);
   markReady();
   process.stdout.write(
     `djbuild-host ready ${runtime.origin} startup_ms=${realPerfNow().toFixed(0)} ` +
@@ -877,18 +888,111 @@ async function main() {
   reportStartup(isolate, limits);
 }
 
-// The startup line, and workerd's verdict on the top level's CPU time.
-function reportStartup(isolate, limits) {
+// ---------------------------------------------------------------------------
+// In-place reload (djbuild dev): the worker's files changed, Node/Pyodide/KV stay up
+// ---------------------------------------------------------------------------
+
+// Commands on stdin, one JSON object a line; answers on stdout as "djbuild-host reloaded {...}".
+function listenForCommands(runtime) {
+  let buffered = '';
+  let queue = Promise.resolve();
+  process.stdin.setEncoding('utf8');
+  process.stdin.on('data', (chunk) => {
+    buffered += chunk;
+    let newline;
+    while ((newline = buffered.indexOf('\n')) >= 0) {
+      const line = buffered.slice(0, newline).trim();
+      buffered = buffered.slice(newline + 1);
+      if (!line) continue;
+      queue = queue.then(() => runCommand(runtime, line));
+    }
+  });
+  process.stdin.on('error', () => {});
+}
+
+async function runCommand(runtime, line) {
+  let command;
+  try {
+    command = JSON.parse(line);
+  } catch {
+    note(`ignored a control line that is not JSON: ${line.slice(0, 80)}`);
+    return;
+  }
+  if (!Array.isArray(command?.reload)) {
+    note(`ignored an unknown control command: ${line.slice(0, 80)}`);
+    return;
+  }
+  const answer = await reloadInPlace(runtime, command.reload.map(String));
+  process.stdout.write(`djbuild-host reloaded ${JSON.stringify({ id: command.id ?? null, ...answer })}\n`);
+}
+
+// Drop `purge` (and the entry) from sys.modules and import the entry again. New requests wait
+// until it is done; on failure the isolate keeps serving the code it had (the caller restarts).
+async function reloadInPlace(runtime, purge) {
+  let finish;
+  const reloading = new Promise((resolve) => {
+    finish = resolve;
+  });
+  while (runtime.reloading) await runtime.reloading;
+  runtime.reloading = reloading;
+  try {
+    const isolate = await currentIsolate(runtime);
+    const started = realPerfNow();
+    let result;
+    try {
+      result = await isolate.hostPy.reload_main.callPromising(isolate.moduleName, purge, cpuNowMs, 10);
+    } catch (err) {
+      return { ok: false, error: String(err?.message ?? err) };
+    }
+    let entryCls;
+    try {
+      entryCls = isolate.hostPy.entry_class(result.get(0), 'Default');
+    } catch (err) {
+      result.destroy();
+      return { ok: false, error: String(err?.message ?? err) };
+    }
+    const reloadMs = result.get(1);
+    const reloadCpuMs = result.get(2);
+    const modules = result.get(3).toJs();
+    const estimateCpuMs = result.get(4);
+    const topModules = result.get(5).toJs();
+    result.destroy();
+    isolate.entryCls?.destroy?.();
+    isolate.entryCls = entryCls;
+    // The figures describe a cold start of the new code: the cold start's module tree with the
+    // modules that ran again replaced by their new times.
+    isolate.importMs = Math.max(0, isolate.importMs + (estimateCpuMs - isolate.importCpuMs));
+    isolate.importCpuMs = estimateCpuMs;
+    isolate.topModules = topModules;
+    const report = startupReport(isolate, runtime.limits);
+    note(
+      `reloaded in place: ${modules.length} module(s) imported again in ${reloadMs.toFixed(0)} ms ` +
+        `(CPU ${reloadCpuMs.toFixed(0)} ms); estimated cold start CPU ${report.import_cpu_ms} ms`,
+    );
+    if (report.over) warnOverBudget(report, isolate);
+    return {
+      ok: true,
+      reload_ms: Number(reloadMs.toFixed(1)),
+      reload_cpu_ms: Number(reloadCpuMs.toFixed(1)),
+      modules,
+      total_ms: Number((realPerfNow() - started).toFixed(1)),
+      report,
+    };
+  } finally {
+    runtime.reloading = null;
+    finish();
+  }
+}
+
+function startupReport(isolate, limits) {
   const cpu = Math.round(isolate.importCpuMs);
   const budget = limits.startupBudgetMs;
-  const over = budget > 0 && cpu > budget;
-  const memoryMb = isolateMemoryMb(isolate.pyodide);
-  const report = {
+  return {
     import_ms: Number(isolate.importMs.toFixed(1)),
     import_cpu_ms: cpu,
     budget_ms: budget,
-    over,
-    memory_mb: Number(memoryMb.toFixed(1)),
+    over: budget > 0 && cpu > budget,
+    memory_mb: Number(isolateMemoryMb(isolate.pyodide).toFixed(1)),
     top: isolate.topModules,
     limits: {
       plan: limits.plan,
@@ -898,18 +1002,25 @@ function reportStartup(isolate, limits) {
       wait_until_ms: limits.waitUntilMs,
     },
   };
+}
+
+function warnOverBudget(report, isolate) {
+  const lines = isolate.topModules.map(
+    ([name, cumulative, self]) =>
+      `    ${name.padEnd(40)} self ${String(self).padStart(8)} ms  cumulative ${cumulative} ms`,
+  );
+  note(
+    `warning: Python Worker startup exceeded CPU limit ${report.import_cpu_ms}<=${report.budget_ms}: ` +
+      `Cloudflare refuses this upload (error 10021). Top modules by import CPU time:\n${lines.join('\n')}`,
+  );
+}
+
+// The startup line, and workerd's verdict on the top level's CPU time.
+function reportStartup(isolate, limits) {
+  const report = startupReport(isolate, limits);
   process.stdout.write(`djbuild-host startup ${JSON.stringify(report)}\n`);
-  if (over) {
-    const lines = isolate.topModules.map(
-      ([name, cumulative, self]) =>
-        `    ${name.padEnd(40)} self ${String(self).padStart(8)} ms  cumulative ${cumulative} ms`,
-    );
-    note(
-      `warning: Python Worker startup exceeded CPU limit ${cpu}<=${budget}: Cloudflare refuses ` +
-        `this upload (error 10021). Top modules by import CPU time:\n${lines.join('\n')}`,
-    );
-  }
-  noteMemory(memoryMb, 'at startup');
+  if (report.over) warnOverBudget(report, isolate);
+  noteMemory(report.memory_mb, 'at startup');
 }
 
 function noteMemory(mb, when) {
@@ -999,6 +1110,8 @@ async function bootIsolate(boot) {
     dead,
     kill,
     pyodide,
+    hostPy,
+    moduleName,
     entryCls,
     handleFetch: hostPy.handle_fetch,
     importMs,
@@ -1103,6 +1216,7 @@ function withMethod(request, method) {
 // Run the worker's fetch handler for `request` under a new meter; returns
 // { response, meter, ctx } or throws.
 async function runWorker(runtime, request, label) {
+  while (runtime.reloading) await runtime.reloading; // requests wait for an in-place reload
   const isolate = await currentIsolate(runtime);
   const meter = newMeter(label, runtime.limits);
   const ctx = new ExecutionContext(meter);
