@@ -1,8 +1,12 @@
-"""`djbuild dev`: build, serve on the local Worker host, rebuild and restart on change.
+"""`djbuild dev`: build, serve on the local Worker host, rebuild and reload on change.
 
 Each build goes to a staging folder first; only a build that succeeds replaces the served
-`dist/` and restarts the host, so a broken edit keeps the last good build serving. If the new
-build fails to start (e.g. it raises at import), the previous build is put back and served.
+`dist/`, so a broken edit keeps the last good build serving. The host then reloads the worker
+in place: Node, Pyodide and KV's state stay up, the edited modules and every module importing
+them (from the manifest's import graph) are imported again. When vendored packages
+(python_modules/), the wrangler config or the env file changed, or the in-place reload fails,
+the host restarts instead; the log says which happened. If the new build fails to start
+(e.g. it raises at import), the previous build is put back and served.
 Every build sees the project as it is on disk: edited modules, and the modules importing them,
 are imported afresh (djbuild.fresh), so route checks and the OpenAPI document always match the
 code being served. What to watch and which local services to start come from
@@ -12,6 +16,7 @@ itself. Changes are found by polling modification times; no extra dependency.
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import socket
@@ -28,7 +33,7 @@ import click
 from djbuild import config as config_mod
 from djbuild import services as services_mod
 from djbuild.fresh import ProjectModules, forget_bytecode, importers_from
-from djbuild.host import HostError, LocalHost, startup_budget
+from djbuild.host import HostError, LocalHost, ReloadError, startup_budget
 
 BuildFn = Callable[[Path, Path], object]
 # Never worth a rebuild, wherever they sit under a watched folder.
@@ -37,7 +42,7 @@ SKIPPED_PARTS = frozenset({"__pycache__", "node_modules", ".git", ".venv", ".wra
 
 def snapshot(paths: Iterable[Path], ignore: Iterable[Path] = ()) -> dict[str, float]:
     """Modification times of every file under `paths` (folders walked, caches skipped)."""
-    ignored = [p.resolve() for p in ignore]
+    ignored = {str(p.resolve()) for p in ignore}
     seen: dict[str, float] = {}
     for base in paths:
         if base.is_file():
@@ -45,16 +50,18 @@ def snapshot(paths: Iterable[Path], ignore: Iterable[Path] = ()) -> dict[str, fl
             continue
         if not base.is_dir():
             continue
-        for path in base.rglob("*"):
-            if SKIPPED_PARTS.intersection(path.relative_to(base).parts) or path.suffix == ".pyc":
-                continue
-            if ignored and any(path.is_relative_to(i) for i in ignored):
-                continue
-            try:
-                if path.is_file():
-                    seen[str(path)] = path.stat().st_mtime
-            except OSError:
-                continue
+        for folder, dirs, files in os.walk(base):
+            dirs[:] = [
+                d for d in dirs if d not in SKIPPED_PARTS and os.path.join(folder, d) not in ignored
+            ]
+            for name in files:
+                if name.endswith(".pyc"):
+                    continue
+                path = os.path.join(folder, name)
+                try:
+                    seen[path] = os.stat(path).st_mtime
+                except OSError:
+                    continue
     return seen
 
 
@@ -112,7 +119,11 @@ class DevServer:
         self.url = ""
         self.builds = 0
         self.failed_builds = 0
+        self.reloads = 0  # rebuilds served by an in-place reload
+        self.restarts = 0  # rebuilds that restarted the host
+        self.last_change = ""  # "reload", "restart" or "assets": what the last rebuild did
         self._mtimes: dict[str, float] = {}
+        self._env_mtime: float | None = None
 
     def _build_from_disk(self, root: Path, out_dir: Path) -> object:
         """The real build, importing what changed since the last one afresh (djbuild.fresh)."""
@@ -145,6 +156,12 @@ class DevServer:
         _say(f"built in {(time.perf_counter() - started) * 1000:.0f} ms")
         return True
 
+    def _env_stamp(self) -> float | None:
+        try:
+            return self.env_file.stat().st_mtime if self.env_file is not None else None
+        except OSError:
+            return None
+
     def _start_host(self) -> None:
         port = self.port
         if self.url:  # keep the URL stable across restarts
@@ -156,8 +173,10 @@ class DevServer:
             persist_to=self.persist_to,
             echo=self.echo,
             env_file=self.env_file,
+            control=True,
             **self.host_options,
         )
+        self._env_mtime = self._env_stamp()
         started = time.perf_counter()
         self.url = self.local.start()
         _say(
@@ -197,15 +216,53 @@ class DevServer:
         return False
 
     def rebuild(self) -> bool:
-        """Rebuild and restart; on any failure keep (or bring back) the last good build."""
+        """Rebuild, then reload in place (or restart); on any failure keep (or bring back)
+        the last good build."""
         if not self._build_staging():
             return False
-        if self.local is not None:
-            self.local.stop()
+        plan = self._reload_plan()
         shutil.rmtree(self._previous, ignore_errors=True)
         if self.out_dir.exists():
             self.out_dir.rename(self._previous)
         self._staging.rename(self.out_dir)
+        if isinstance(plan, str):
+            if self.local is not None:
+                _say(f"restarting the host: {plan}")
+            ok = self._restart()
+        elif not plan:
+            self.last_change = "assets"
+            _say("no module changed: assets served from the new build, nothing to reload")
+            ok = True
+        else:
+            ok = self._reload(plan)
+        shutil.rmtree(self._previous, ignore_errors=True)
+        return ok
+
+    def _reload(self, modules: set[str]) -> bool:
+        assert self.local is not None
+        started = time.perf_counter()
+        try:
+            done = self.local.reload(sorted(modules))
+        except ReloadError as exc:
+            first = str(exc).strip().splitlines()[-1] if str(exc).strip() else "no answer"
+            _say(f"in-place reload failed ({first}); restarting the host")
+            return self._restart()
+        self.reloads += 1
+        self.last_change = "reload"
+        _say(
+            f"reloaded in place in {(time.perf_counter() - started) * 1000:.0f} ms "
+            f"(host pid {self.local.pid} kept, KV state kept): "
+            f"{len(done.modules)} module(s) imported again, "
+            f"estimated cold start CPU {self.local.startup.import_cpu_ms if self.local.startup else 0:.0f} ms"
+        )
+        return True
+
+    def _restart(self) -> bool:
+        """Stop the host and start it on the new build; if that fails, on the previous one."""
+        if self.local is not None:
+            self.local.stop()
+        self.restarts += 1
+        self.last_change = "restart"
         try:
             self._start_host()
         except HostError as exc:
@@ -215,8 +272,35 @@ class DevServer:
             self._previous.rename(self.out_dir)
             self._start_host()
             return False
-        shutil.rmtree(self._previous, ignore_errors=True)
         return True
+
+    def _reload_plan(self) -> set[str] | str:
+        """The modules to import again in place, or why the host must restart instead."""
+        if self.local is None or not self.local.running:
+            return "the host is not running"
+        old = _manifest_files(self.out_dir)
+        new = _manifest_files(self._staging)
+        if old is None or new is None:
+            return "no manifest to compare the builds with"
+        changed = {
+            p
+            for p in old.keys() | new.keys()
+            if old.get(p, {}).get("sha256") != new.get(p, {}).get("sha256")
+        }
+        vendored = sorted(p for p in changed if p.startswith("python_modules/"))
+        if vendored:
+            return f"vendored packages changed (python_modules/: {len(vendored)} file(s))"
+        if "wrangler.toml" in changed:
+            return "the wrangler config changed (bindings, vars, flags or limits)"
+        if self._env_stamp() != self._env_mtime:
+            return f"the env file {self.env_file} changed"
+        edited = {
+            entry["module"]
+            for files in (old, new)
+            for path, entry in files.items()
+            if path in changed and path.startswith("src/") and entry.get("module")
+        }
+        return importers_closure(edited, (old, new)) if edited else set()
 
     def poll_once(self) -> bool | None:
         """Rebuild if something changed: None when nothing did, else whether it succeeded."""
@@ -230,13 +314,44 @@ class DevServer:
             self.local.stop()
             self.local = None
 
-    def serve_forever(self, interval: float = 0.5) -> None:
+    def serve_forever(self, interval: float = 0.1) -> None:
         try:
             while True:
                 time.sleep(interval)
                 self.poll_once()
         finally:
             self.stop()
+
+
+def _manifest_files(out: Path) -> dict[str, dict[str, Any]] | None:
+    import json
+
+    try:
+        data = json.loads((out / "manifest.json").read_text())
+        return {f["path"]: f for f in data["files"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def importers_closure(
+    modules: set[str], manifests: Iterable[dict[str, dict[str, Any]]]
+) -> set[str]:
+    """`modules` and every module importing them, directly or not, by the manifests' graphs."""
+    importers: dict[str, set[str]] = {}
+    for files in manifests:
+        for entry in files.values():
+            name = entry.get("module")
+            if name:
+                found = importers.setdefault(name, set())
+                found.update(ref.rpartition(":")[0] for ref in entry.get("importedBy", []))
+    out = set(modules)
+    queue = list(modules)
+    while queue:
+        for importer in importers.get(queue.pop(), ()):
+            if importer in importers and importer not in out:
+                out.add(importer)
+                queue.append(importer)
+    return out
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
