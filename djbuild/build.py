@@ -6,6 +6,7 @@ the same inputs give a byte-identical dist/ and the same bundle hash.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import shutil
@@ -19,10 +20,11 @@ from typing import Any
 
 from . import buildcache, vendor
 from . import config as config_mod
-from .analysis.cache import ScanCache, SplitScanCache
-from .analysis.graph import Closure, Finding, Module, Resolver, walk
+from .analysis.cache import SplitScanCache
+from .analysis.graph import Closure, Finding, Module, walk
 from .manifest import FileEntry, Manifest, origin_of
 from .shrink import shrink_cached
+from .walkcache import ListingResolver, Listings, scan_cache
 
 # render (jinja2), checks and openapi (pydantic, the runtime) are imported where used: a
 # build whose inputs did not change never needs them.
@@ -83,10 +85,11 @@ def analyse(cfg: config_mod.ProjectConfig, entry_source: str) -> tuple[Closure, 
         entry_path = Path(tmp) / "entry.py"
         entry_path.write_text(entry_source)
         generated: set[str] = set()
-        cache = ScanCache(vendor.cache_root() / "scan-cache.json")
+        cache = scan_cache(vendor.cache_root() / "scan-cache.json")
+        listings = Listings()  # the project's folders, read once for both walks
         first = walk(
             ENTRY,
-            Resolver(cfg.root, None, generated),
+            ListingResolver(cfg.root, None, generated, listings),
             cfg.allow,
             cfg.root,
             entry_path,
@@ -98,11 +101,11 @@ def analyse(cfg: config_mod.ProjectConfig, entry_source: str) -> tuple[Closure, 
         scans = SplitScanCache(
             cache,
             vendored.path,
-            ScanCache(vendored.path.with_name(vendored.path.name + ".scans.json")),
+            scan_cache(vendored.path.with_name(vendored.path.name + ".scans.json")),
         )
         closure = walk(
             ENTRY,
-            Resolver(cfg.root, vendored.path, generated),
+            ListingResolver(cfg.root, vendored.path, generated, listings),
             cfg.allow,
             cfg.root,
             entry_path,
@@ -434,6 +437,10 @@ def _is_data(path: Path) -> bool:
     return path.suffix not in _SKIP_SUFFIXES and "__pycache__" not in path.parts
 
 
+# (source, dist path, mtime ns, size) -> (bytes written, sha256): what a file became
+_OUTPUTS: dict[tuple[str, str, int, int], tuple[bytes, str]] = {}
+
+
 def _vendor_bytes(rel: str, path: Path) -> bytes:
     data = path.read_bytes()
     if rel.endswith(".dist-info/METADATA"):
@@ -496,14 +503,46 @@ def _write_dist(
         "project": vendor.cache_root() / "shrink",
     }
 
+    made: set[Path] = set()
+
     def put(rel: str, data: bytes, origin: str, module: str | None, imported_by: list[str]) -> None:
         if rel.endswith(".py") and origin != "generated":
             kind = "vendor" if origin.startswith("vendor:") else "project"
             data = shrink_cached(data, shrink_dirs[kind])
-        target = out / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
+        write(rel, data)
         manifest.add(FileEntry.of(rel, data, origin, module, imported_by))
+
+    def write(rel: str, data: bytes) -> None:
+        target = out / rel
+        if target.parent not in made:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            made.update(target.parents)
+        target.write_bytes(data)
+
+    def put_file(
+        rel: str, path: Path, origin: str, module: str | None, imported_by: list[str]
+    ) -> None:
+        """A source file, shrunk if Python; the result kept per file state for later builds
+        in this process (a dev session reads and shrinks each unchanged file once)."""
+        try:
+            st = path.stat()
+        except OSError:
+            st = None
+        key = (str(path), rel, st.st_mtime_ns, st.st_size) if st is not None else None
+        hit = _OUTPUTS.get(key) if key is not None else None
+        if hit is None:
+            data = (
+                _vendor_bytes(rel, path) if rel.startswith("python_modules/") else path.read_bytes()
+            )
+            if rel.endswith(".py"):
+                kind = "vendor" if origin.startswith("vendor:") else "project"
+                data = shrink_cached(data, shrink_dirs[kind])
+            hit = (data, hashlib.sha256(data).hexdigest())
+            if key is not None:
+                _OUTPUTS[key] = hit
+        data, digest = hit
+        write(rel, data)
+        manifest.add(FileEntry(rel, len(data), digest, origin, module, imported_by))
 
     def importers(name: str) -> list[str]:
         mod = closure.modules[name]
@@ -514,9 +553,9 @@ def _write_dist(
         mod = closure.modules[name]
         if mod.origin == "project" and mod.path is not None:
             rel = "/".join(name.split(".")) + ("/__init__.py" if mod.is_package else ".py")
-            put(f"src/{rel}", mod.path.read_bytes(), origin_of(name), name, importers(name))
+            put_file(f"src/{rel}", mod.path, origin_of(name), name, importers(name))
     for rel, (path, origin, module, imported_by) in shaken_vendor(closure, vendored).items():
-        put(f"python_modules/{rel}", _vendor_bytes(rel, path), origin, module, imported_by)
+        put_file(f"python_modules/{rel}", path, origin, module, imported_by)
 
     for rel, (data, origin) in assets_output(cfg, doc).items():
         put(f"{ASSETS_DIR}/{rel}", data, origin, None, [])

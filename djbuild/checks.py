@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,9 +34,14 @@ def _is_model(obj: Any) -> bool:
     return isinstance(obj, type) and issubclass(obj, BaseModel)
 
 
+# A model class is immutable once built; a dev build re-imports an edited module, which makes
+# new classes, so the classes it kept keep their verdict.
+_SERIALISABLE: weakref.WeakKeyDictionary[type, str | None] = weakref.WeakKeyDictionary()
+
+
 def check_routes(app: App) -> list[RouteProblem]:
     problems: list[RouteProblem] = []
-    serialisable: dict[type, str | None] = {}  # one schema per model, however many routes
+    serialisable = _SERIALISABLE  # one schema per model, however many routes (and dev builds)
     seen: dict[tuple[str, str], Route] = {}
     for r in app.all_routes():
         key = (r.method, _shape(r.path))

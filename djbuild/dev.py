@@ -146,14 +146,19 @@ class DevServer:
         shutil.rmtree(self._staging, ignore_errors=True)
         started = time.perf_counter()
         try:
-            self.build_fn(self.root, self._staging)
+            result = self.build_fn(self.root, self._staging)
         except Exception as exc:
             self.failed_builds += 1
             _say(f"build failed, still serving the last good build:\n{_describe(exc)}")
             shutil.rmtree(self._staging, ignore_errors=True)
             return False
         self.builds += 1
-        _say(f"built in {(time.perf_counter() - started) * 1000:.0f} ms")
+        laps = getattr(result, "timings", None) or {}
+        detail = ", ".join(f"{name} {seconds * 1000:.0f}" for name, seconds in laps.items())
+        _say(
+            f"built in {(time.perf_counter() - started) * 1000:.0f} ms"
+            + (f" ({detail} ms)" if detail else "")
+        )
         return True
 
     def _env_stamp(self) -> float | None:

@@ -37,22 +37,34 @@ def _installed(path: Path) -> bool:
     return any(part in ("site-packages", "dist-packages") for part in path.parts)
 
 
+_INSIDE: dict[tuple[str, str], bool] = {}  # (file, root) -> under root, resolved once
+
+
 def project_modules(root: Path, leave: Iterable[str] = ()) -> dict[str, ModuleType]:
     """The loaded modules whose source lives under `root` (not djbuild, not installed ones,
     not the packages named in `leave`)."""
     root = root.resolve()
+    base = str(root)
     skipped = {_TOOL, *leave}
     found: dict[str, ModuleType] = {}
     for name, module in list(sys.modules.items()):
         if module is None or name.partition(".")[0] in skipped:
             continue
-        where = _location(module)
-        if where is None or _installed(where):
-            continue
-        try:
-            inside = where.resolve().is_relative_to(root)
-        except OSError:
-            continue
+        file = getattr(module, "__file__", None)
+        if not file:
+            where = _location(module)
+            if where is None:
+                continue
+            file = str(where)
+        key = (file, base)
+        inside = _INSIDE.get(key)
+        if inside is None:
+            where = Path(file)
+            try:
+                inside = not _installed(where) and where.resolve().is_relative_to(root)
+            except OSError:
+                continue
+            _INSIDE[key] = inside
         if inside:
             found[name] = module
     return found

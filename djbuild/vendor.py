@@ -33,25 +33,69 @@ def cache_root() -> Path:
 
 def requirements_for(top_level_names: set[str]) -> list[str]:
     """Pin each imported top-level name to the distribution installed for the build."""
-    from importlib import metadata
-
-    owners = metadata.packages_distributions()
-    reqs: set[str] = set()
-    missing: list[str] = []
-    for name in sorted(top_level_names):
-        dists = owners.get(name)
-        if not dists:
-            missing.append(name)
-            continue
-        dist = dists[0]
-        reqs.add(f"{dist}=={metadata.version(dist)}")
+    owners = installed_owners(top_level_names)
+    missing = sorted(top_level_names - owners.keys())
     if missing:
         raise VendorError(
             "imported by the app but not installed for the build: "
             + ", ".join(missing)
             + " (add them to the project's dependencies and install them)"
         )
-    return sorted(reqs)
+    return sorted({f"{dist}=={version}" for dist, version in owners.values()})
+
+
+def installed_owners(names: set[str]) -> dict[str, tuple[str, str]]:
+    """Top-level name -> (distribution, version) of the installed distribution providing it,
+    the first on sys.path: what importlib.metadata's packages_distributions() and version()
+    give, read straight from the `.dist-info` folders (several times faster)."""
+    found: dict[str, tuple[str, str]] = {}
+    for entry in sys.path:
+        if len(found) == len(names):
+            break
+        folder = entry or "."
+        try:
+            listing = sorted(n for n in os.listdir(folder) if n.endswith(".dist-info"))
+        except OSError:
+            continue
+        for info in listing:
+            wanted = (names - found.keys()) & _provides(os.path.join(folder, info))
+            if not wanted:
+                continue
+            try:
+                with open(os.path.join(folder, info, "METADATA"), encoding="utf-8") as f:
+                    meta = f.read()
+            except OSError:
+                continue
+            dist = _header(meta, "Name") or info.split("-")[0]
+            version = _header(meta, "Version") or info.removesuffix(".dist-info").split("-")[-1]
+            for name in wanted:
+                found[name] = (dist, version)
+    return found
+
+
+def _provides(info: str) -> set[str]:
+    """The top-level names a distribution installs: top_level.txt, else its RECORD."""
+    try:
+        with open(os.path.join(info, "top_level.txt"), encoding="utf-8") as f:
+            tops = {line.strip() for line in f if line.strip()}
+        if tops:
+            return tops
+    except OSError:
+        pass
+    tops = set()
+    try:
+        with open(os.path.join(info, "RECORD"), encoding="utf-8") as f:
+            for line in f:
+                first = line.split(",", 1)[0]
+                top = first.split("/", 1)[0]
+                if "/" not in first and not first.endswith(".py"):
+                    continue  # a file beside the packages (.pth, a script), not a module
+                if top.endswith(".dist-info") or top in ("..", "") or top == "__pycache__":
+                    continue
+                tops.add(top.removesuffix(".py"))
+    except OSError:
+        pass
+    return tops
 
 
 @dataclass(frozen=True)
