@@ -1,5 +1,6 @@
 """`djbuild dev` rebuilds with the code on disk: an edited response model shows in the answer
-and in the OpenAPI document without restarting dev (the real build, host and runtime)."""
+and in the OpenAPI document without restarting dev or the host (the real build, host and
+runtime; the host reloads the worker in place)."""
 
 from __future__ import annotations
 
@@ -47,6 +48,8 @@ def test_an_edited_response_model_is_served_and_documented_after_the_rebuild(
     server = DevServer(project, Path("dist"), port=0, persist_to=tmp_path / "state", echo=False)
     try:
         url = server.start()
+        assert server.local is not None
+        pid = server.local.pid
         with httpx.Client(base_url=url, timeout=30) as http:
             assert http.get("/api/hello?name=ada").json() == {"message": "Hello, ada!"}
             assert "shout" not in greeting_schema(http)["properties"]
@@ -55,6 +58,7 @@ def test_an_edited_response_model_is_served_and_documented_after_the_rebuild(
             edit(routes, OLD_RETURN, NEW_RETURN)
             assert server.poll_once() is True
             assert server.url == url
+            assert (server.last_change, server.local.pid) == ("reload", pid)  # in place
             answer = http.get("/api/hello?name=ada").json()
             assert answer == {"message": "Hello, ada!", "shout": "ADA"}
             assert "shout" in greeting_schema(http)["properties"]
