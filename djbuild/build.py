@@ -23,7 +23,7 @@ from . import config as config_mod
 from .analysis.cache import SplitScanCache
 from .analysis.graph import Closure, Finding, Module, walk
 from .manifest import FileEntry, Manifest, origin_of
-from .shrink import shrink_cached
+from .shrink import prefetch, shrink_cached
 from .walkcache import ListingResolver, Listings, scan_cache
 
 # render (jinja2), checks and openapi (pydantic, the runtime) are imported where used: a
@@ -96,12 +96,17 @@ def analyse(cfg: config_mod.ProjectConfig, entry_source: str) -> tuple[Closure, 
             cache,
             cfg.include,
         )
+        # a cold build: the project's sources start shrinking in worker processes now
+        prefetch(
+            [m.path for m in first.modules.values() if m.origin == "project" and m.path],
+            vendor.cache_root() / "shrink",
+        )
         vendored = vendor.ensure(vendor.requirements_for(first.third_party))
         # scans of vendored files live with their vendor set: made once per set
         scans = SplitScanCache(
             cache,
             vendored.path,
-            scan_cache(vendored.path.with_name(vendored.path.name + ".scans.json")),
+            scan_cache(vendored.path.with_name(vendored.path.name + ".scans.json"), vendored.path),
         )
         closure = walk(
             ENTRY,

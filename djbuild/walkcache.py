@@ -13,11 +13,12 @@ rebuilds the scans of files that did not change.
 
 from __future__ import annotations
 
+import json
 import os
 from fnmatch import fnmatchcase
 from pathlib import Path
 
-from .analysis.cache import ScanCache
+from .analysis.cache import VERSION, ScanCache
 from .analysis.graph import Resolver
 from .analysis.scan import ModuleScan
 
@@ -120,12 +121,43 @@ class MemoScanCache(ScanCache):
         return hit
 
 
+class FolderScanCache(MemoScanCache):
+    """Scans of the files under `folder` (a vendor set), keyed by their path inside it: the
+    scans stay valid wherever the set is reached from (a cache root that links to it, say)."""
+
+    def __init__(self, path: Path, folder: Path) -> None:
+        super().__init__(path)
+        self.folder = str(folder)
+
+    def _key(self, file: Path, module: str) -> str:  # type: ignore[override]
+        st = file.stat()
+        rel = os.path.relpath(file, self.folder)
+        return f"{rel}|{st.st_size}|{st.st_mtime_ns}|{module}"
+
+    def save(self) -> None:
+        if self.path is None or not self._dirty:
+            return
+        live = {}
+        for key, value in self._entries.items():
+            rel = key.split("|", 1)[0]
+            if not os.path.isabs(rel) and os.path.exists(os.path.join(self.folder, rel)):
+                live[key] = value
+        tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+        try:
+            tmp.write_text(json.dumps({"version": VERSION, "entries": live}))
+            tmp.replace(self.path)
+        except OSError:
+            pass  # a cache that cannot be written only costs time
+        self._dirty = False
+
+
 _SCAN_CACHES: dict[str, MemoScanCache] = {}
 
 
-def scan_cache(path: Path) -> MemoScanCache:
-    """The scan cache kept in `path`, loaded once per process."""
-    key = str(path)
+def scan_cache(path: Path, folder: Path | None = None) -> MemoScanCache:
+    """The scan cache kept in `path`, loaded once per process; with `folder`, one for the
+    files under that folder, keyed by their path inside it."""
+    key = f"{path}|{folder}"
     if key not in _SCAN_CACHES:
-        _SCAN_CACHES[key] = MemoScanCache(path)
+        _SCAN_CACHES[key] = MemoScanCache(path) if folder is None else FolderScanCache(path, folder)
     return _SCAN_CACHES[key]
