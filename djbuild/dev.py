@@ -87,7 +87,7 @@ def _say(message: str) -> None:
 
 
 class DevServer:
-    """Build `root` into `out_dir`, serve it, rebuild and restart when watched files change."""
+    """Build `root` into `out_dir`, serve it, rebuild and reload (or restart) on change."""
 
     def __init__(
         self,
@@ -427,7 +427,7 @@ def dev(
     startup_budget_ms: float | None,
     workerd_clock: bool,
 ) -> None:
-    """Build the worker, serve it locally, rebuild and restart on change."""
+    """Build the worker, serve it locally, rebuild and reload it in place on change."""
     try:
         cfg = config_mod.load(root)
     except config_mod.ConfigError as exc:
