@@ -96,11 +96,6 @@ def analyse(cfg: config_mod.ProjectConfig, entry_source: str) -> tuple[Closure, 
             cache,
             cfg.include,
         )
-        # a cold build: the project's sources start shrinking in worker processes now
-        prefetch(
-            [m.path for m in first.modules.values() if m.origin == "project" and m.path],
-            vendor.cache_root() / "shrink",
-        )
         vendored = vendor.ensure(vendor.requirements_for(first.third_party))
         # scans of vendored files live with their vendor set: made once per set
         scans = SplitScanCache(
@@ -164,7 +159,11 @@ def build_project(
     from .openapi import build_document
     from .render import entry_module
 
+    loaded = set(sys.modules)
     the_app = load_app(cfg)
+    # a cold build: the sources the app loaded start shrinking in worker processes now, while
+    # the checks, the import walk and the OpenAPI document are done here
+    prefetch(_loaded_sources(cfg.root, loaded), vendor.cache_root() / "shrink")
     problems = check_routes(the_app)
     if problems:
         raise BuildError(
@@ -221,6 +220,15 @@ def build_project(
     if reusable:
         _remember(cfg, out, result, vendored, started_ns)
     return result
+
+
+def _loaded_sources(root: Path, before: set[str]) -> list[Path]:
+    """The source files of the project's modules loaded since `before` (the app's imports)."""
+    from .fresh import project_modules
+
+    modules = project_modules(root).items()
+    files = {getattr(m, "__file__", None) for name, m in modules if name not in before}
+    return sorted(Path(f) for f in files if f and f.endswith(".py"))
 
 
 def _remember(

@@ -326,10 +326,16 @@ class LocalHost:
         except (OSError, ValueError) as exc:
             raise ReloadError(f"the host does not take commands: {exc}") from None
         pattern = "^" + re.escape(RELOADED_PREFIX + '{"id":' + str(ident) + ",")
-        try:
-            line = self.wait_for_line(pattern, timeout=timeout, since=mark)
-        except TimeoutError:
-            raise ReloadError(f"the host did not reload within {timeout:.0f} s") from None
+        deadline = time.monotonic() + timeout
+        while True:  # in slices, so that a host that died is noticed at once
+            try:
+                line = self.wait_for_line(pattern, timeout=0.5, since=mark)
+                break
+            except TimeoutError:
+                if not self.running:
+                    raise ReloadError("the host exited during the reload") from None
+                if time.monotonic() > deadline:
+                    raise ReloadError(f"the host did not reload within {timeout:.0f} s") from None
         answer = json.loads(line[len(RELOADED_PREFIX) :])
         if not answer.get("ok"):
             raise ReloadError(str(answer.get("error", "the reload failed")))
