@@ -23,7 +23,7 @@ from . import config as config_mod
 from .analysis.cache import SplitScanCache
 from .analysis.graph import Closure, Finding, Module, walk
 from .manifest import FileEntry, Manifest, origin_of
-from .shrink import prefetch, shrink_cached
+from .shrink import prefetch, shrink_cached, wait_for_prefetch
 from .walkcache import ListingResolver, Listings, scan_cache
 
 # render (jinja2), checks and openapi (pydantic, the runtime) are imported where used: a
@@ -197,6 +197,7 @@ def build_project(
     size_rows = None
     if out is not None:
         manifest = _write_dist(cfg, out, closure, vendored, entry_source, doc)
+        wait_for_prefetch()  # finished by now: reap them
         t = lap("write", t)
         if measure:
             from .report import sizes

@@ -8,6 +8,7 @@ this cannot read, or whose result does not compile to the same line count, ships
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import io
 import os
@@ -171,6 +172,8 @@ def prefetch(paths: list[Path], cache: Path) -> int:
     if len(misses) < PREFETCH_MIN or (os.cpu_count() or 1) < 2:
         return 0
     misses.sort(key=lambda item: -item[0])  # biggest first, dealt out in turn
+    atexit.unregister(wait_for_prefetch)
+    atexit.register(wait_for_prefetch)  # reaped (and their CPU time counted) even on errors
     for share in (misses[0::2], misses[1::2]):
         try:
             _WORKERS.append(
