@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
 
 from runtime.app import App
 from runtime.routing import Route
@@ -43,7 +44,9 @@ def check_routes(app: App) -> list[RouteProblem]:
     problems: list[RouteProblem] = []
     serialisable = _SERIALISABLE  # one schema per model, however many routes (and dev builds)
     seen: dict[tuple[str, str], Route] = {}
-    for r in app.all_routes():
+    routes = app.all_routes()
+    _judge_together(routes, serialisable)
+    for r in routes:
         key = (r.method, _shape(r.path))
         if key in seen:
             first = seen[key]
@@ -59,6 +62,22 @@ def check_routes(app: App) -> list[RouteProblem]:
 def _shape(path: str) -> str:
     """`/a/{x}` and `/a/{y}` match the same requests."""
     return "/".join("{}" if s.startswith("{") else s for s in path.rstrip("/").split("/"))
+
+
+def _judge_together(routes: list[Route], seen: Any) -> None:
+    """One schema pass over every response model not judged yet, shared definitions made once
+    (as for the OpenAPI document): when it goes through, each model is serialisable; when it
+    does not, each is judged on its own, to name the one that fails."""
+    fresh = list({m: None for r in routes for m in r.responses.values() if _is_model(m)})
+    fresh = [m for m in fresh if m not in seen]
+    if len(fresh) < 2:
+        return
+    try:
+        models_json_schema([(m, "serialization") for m in fresh])
+    except Exception:
+        return
+    for model in fresh:
+        seen[model] = None
 
 
 def _serialisation_error(model: type, seen: dict[type, str | None]) -> str | None:

@@ -79,3 +79,45 @@ def test_installed_owners_match_importlib_metadata() -> None:
     for name, (dist, version) in found.items():
         assert dist == owners[name][0]
         assert version == metadata.version(dist)
+
+
+def _app_with(*models: type) -> object:
+    from runtime import App, Context, Router
+
+    router = Router()
+    for index, model in enumerate(models):
+
+        async def handler(c: Context) -> None: ...
+
+        router.get(f"/r{index}", responses={200: model})(handler)
+    app = App(title="t", version="1")
+    app.route("/api", router)
+    return app
+
+
+def test_route_checks_judge_models_together_and_still_name_the_one_that_fails() -> None:
+    from pydantic import BaseModel, ConfigDict
+
+    from djbuild.checks import _SERIALISABLE, check_routes
+
+    class Good(BaseModel):
+        count: int
+
+    class AlsoGood(BaseModel):
+        items: list[Good]
+
+    class Weird(BaseModel):
+        model_config = ConfigDict(arbitrary_types_allowed=True)
+        handle: object
+        fn: type
+
+    assert check_routes(_app_with(Good, AlsoGood)) == []  # type: ignore[arg-type]
+    assert _SERIALISABLE[Good] is None and _SERIALISABLE[AlsoGood] is None
+
+    class Good2(BaseModel):
+        count: int
+
+    problems = check_routes(_app_with(Good2, Weird))  # type: ignore[arg-type]
+    assert [p.route.path for p in problems] == ["/api/r1"]
+    assert problems[0].message.startswith("response 200 model Weird cannot be serialised")
+    assert _SERIALISABLE[Good2] is None
