@@ -33,16 +33,19 @@ def sizes(manifest: Manifest, out_dir: Path) -> tuple[list[SizeRow], SizeRow]:
     compressed as one stream, which is what matters against the limits, within a few %).
     A group's gzip size is remembered by the hashes of its files: the vendored groups, the
     biggest, are compressed once."""
-    known = _GzipSizes()
+    # vendored groups' sizes live beside the vendor sets, like their shrunk files and scans
+    stores = {False: _GzipSizes(), True: _GzipSizes("vendor/gzip-sizes.json")}
     rows = []
     for group, files in sorted(manifest.groups().items()):
+        known = stores[group.startswith("vendor:")]
         key = hashlib.sha256("\n".join(f.sha256 for f in files).encode()).hexdigest()
         size = known.get(key)
         if size is None:
             size = _gz([(out_dir / f.path).read_bytes() for f in files])
             known.put(key, size)
         rows.append(SizeRow(group, len(files), sum(f.bytes for f in files), size))
-    known.save()
+    for known in stores.values():
+        known.save()
     rows.sort(key=lambda r: -r.raw)
     total = SizeRow(
         "total",
@@ -54,10 +57,10 @@ def sizes(manifest: Manifest, out_dir: Path) -> tuple[list[SizeRow], SizeRow]:
 
 
 class _GzipSizes:
-    def __init__(self) -> None:
+    def __init__(self, name: str = "gzip-sizes.json") -> None:
         from .vendor import cache_root
 
-        self.path = cache_root() / "gzip-sizes.json"
+        self.path = cache_root() / name
         self.dirty = False
         try:
             self.sizes: dict[str, int] = json.loads(self.path.read_text())
