@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -147,6 +148,7 @@ def build_project(
     out = (out_dir or cfg.root / "dist").resolve() if write else None
     reusable = write or not openapi  # a build, or a check; `djbuild openapi` always runs
     started_ns = time.time_ns()
+    loaded = set(sys.modules)  # the project's modules imported from here on are the app's
     t = time.perf_counter()
     if write:  # the front-end step first: its output is part of what the build cache compares
         t = _build_frontend(cfg, lap, t)
@@ -159,7 +161,6 @@ def build_project(
     from .openapi import build_document
     from .render import entry_module
 
-    loaded = set(sys.modules)
     the_app = load_app(cfg)
     # a cold build: the sources the app loaded start shrinking in worker processes now, while
     # the checks, the import walk and the OpenAPI document are done here
@@ -224,12 +225,19 @@ def build_project(
 
 
 def _loaded_sources(root: Path, before: set[str]) -> list[Path]:
-    """The source files of the project's modules loaded since `before` (the app's imports)."""
-    from .fresh import project_modules
-
-    modules = project_modules(root).items()
-    files = {getattr(m, "__file__", None) for name, m in modules if name not in before}
-    return sorted(Path(f) for f in files if f and f.endswith(".py"))
+    """The source files under `root` of the modules imported since `before` (the app's, and
+    the runtime's when it lives in the project)."""
+    base = os.path.realpath(root) + os.sep
+    found: set[str] = set()
+    for name, module in list(sys.modules.items()):
+        if name in before or module is None or name.partition(".")[0] == "djbuild":
+            continue
+        file = getattr(module, "__file__", None)
+        if file and file.endswith(".py") and "site-packages" not in file:
+            real = os.path.realpath(file)
+            if real.startswith(base):
+                found.add(real)
+    return [Path(f) for f in sorted(found)]
 
 
 def _remember(
