@@ -104,8 +104,8 @@ class ArtistSimple(SpotifyObject):
 
 
 class ArtistFull(ArtistSimple):
-    genres: TolerantList[str] = Field(default_factory=list)
-    images: TolerantList[Image] = Field(default_factory=list)
+    genres: TolerantList[str] = []
+    images: TolerantList[Image] = []
     popularity: int | None = Field(None, description="Removed for development-mode apps (2026).")
     followers: dict[str, Any] | None = None
 
@@ -121,8 +121,8 @@ class AlbumSimple(SpotifyObject):
     uri: str | None = None
     href: str | None = None
     external_urls: ExternalUrls = Field(default_factory=ExternalUrls)
-    artists: TolerantList[ArtistSimple] = Field(default_factory=list)
-    images: TolerantList[Image] = Field(default_factory=list)
+    artists: TolerantList[ArtistSimple] = []
+    images: TolerantList[Image] = []
 
 
 class Track(SpotifyObject):
@@ -140,9 +140,9 @@ class Track(SpotifyObject):
     popularity: int | None = Field(None, description="Removed for development-mode apps (2026).")
     disc_number: int | None = None
     track_number: int | None = None
-    external_ids: dict[str, Any] = Field(default_factory=dict)
+    external_ids: dict[str, Any] = {}
     external_urls: ExternalUrls = Field(default_factory=ExternalUrls)
-    artists: TolerantList[ArtistSimple] = Field(default_factory=list)
+    artists: TolerantList[ArtistSimple] = []
     album: AlbumSimple | None = None
 
     @field_validator("external_ids", mode="before")
@@ -190,7 +190,7 @@ class TracksRef(SpotifyObject):
 
 class Paging(SpotifyObject, Generic[T]):
     href: str | None = None
-    items: TolerantList[T] = Field(default_factory=list)
+    items: TolerantList[T] = []
     limit: int = 0
     next: str | None = None
     offset: int = 0
@@ -221,7 +221,7 @@ class PlaylistSimple(SpotifyObject):
     uri: str | None = None
     href: str | None = None
     external_urls: ExternalUrls = Field(default_factory=ExternalUrls)
-    images: TolerantList[Image] = Field(default_factory=list)
+    images: TolerantList[Image] = []
     owner: UserRef | None = None
     tracks: TracksRef = Field(default_factory=TracksRef)
 
@@ -318,12 +318,12 @@ class PlaybackState(SpotifyObject):
 
 
 class Devices(SpotifyObject):
-    devices: TolerantList[PlayerDevice] = Field(default_factory=list)
+    devices: TolerantList[PlayerDevice] = []
 
 
 class PlayerQueue(SpotifyObject):
     currently_playing: Track | None = None
-    queue: TolerantList[Track] = Field(default_factory=list)
+    queue: TolerantList[Track] = []
 
 
 # -- errors the routes answer with ----------------------------------------------------------

@@ -25,7 +25,7 @@ class ChatRequest(BaseModel):
     """`POST /api/chat-stream/message`. Unknown fields are ignored, as upstream."""
 
     message: str = Field(min_length=1, max_length=MAX_MESSAGE)
-    conversationHistory: list[HistoryMessage] = Field(default_factory=list, max_length=MAX_HISTORY)
+    conversationHistory: list[HistoryMessage] = Field([], max_length=MAX_HISTORY)
     mode: Mode = "analyze"
 
 

@@ -175,7 +175,7 @@ async def get_track_details(ctx: ToolContext, args: TrackDetailsInput) -> ToolOu
 class CreatePlaylistInput(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     description: str | None = Field(None, max_length=300)
-    track_uris: list[str] = Field(default_factory=list, description="Spotify track URIs")
+    track_uris: list[str] = Field([], description="Spotify track URIs")
     public: bool = False
 
 
