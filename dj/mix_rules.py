@@ -13,8 +13,6 @@ Deliberate differences from upstream (see docs/dj-differences.md):
   (upstream ran after inserting the track, so the new track was counted twice).
 """
 
-from __future__ import annotations
-
 from collections.abc import Sequence
 from typing import Annotated
 

@@ -24,8 +24,6 @@ each applied in a `mode="before"` validator so the web client keeps the shapes o
 Wire names equal field names (Spotify uses snake_case), so dumps need no aliases.
 """
 
-from __future__ import annotations
-
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import (

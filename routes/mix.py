@@ -12,8 +12,6 @@ bad track-played input is a 400, not a 500; `queue/add` honours `position`.
 The steer stream is in `routes/steer.py`.
 """
 
-from __future__ import annotations
-
 import uuid
 from typing import Annotated, Literal
 

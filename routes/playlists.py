@@ -12,8 +12,6 @@ Spotify calls are the February-2026 ones (see `dj.spotify`), mapped back:
 * `POST playlists/modify` → `POST|DELETE /playlists/{id}/items`, in batches of 100.
 """
 
-from __future__ import annotations
-
 from typing import Literal
 
 from pydantic import BaseModel, Field

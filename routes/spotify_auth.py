@@ -12,8 +12,6 @@ OAuth"); deliberate differences are listed in docs/dj-differences.md, "Spotify r
   as "log in again", and does not clear the refresh cookie.
 """
 
-from __future__ import annotations
-
 import time
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit

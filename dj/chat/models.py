@@ -1,7 +1,5 @@
 """The chat request and the `[Playlist ID: ...]` prefix the web client puts on messages."""
 
-from __future__ import annotations
-
 import re
 from typing import Literal
 

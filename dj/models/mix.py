@@ -12,8 +12,6 @@ Deliberate difference (reference §12.10): a PlayedTrack or Suggestion BPM outsi
 the whole session.
 """
 
-from __future__ import annotations
-
 import re
 from typing import Annotated, Any, Literal
 

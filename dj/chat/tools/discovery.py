@@ -6,8 +6,6 @@ rule-based answer (as upstream) and says so in `tool_end`. Unlike upstream, the 
 strategy keep every field Claude returns (upstream's schemas stripped most of them, §12.4).
 """
 
-from __future__ import annotations
-
 import json
 from typing import Any
 

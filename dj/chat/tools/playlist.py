@@ -6,8 +6,6 @@ time); creating a playlist is `POST /me/playlists` and adding its tracks goes in
 100 (upstream sent every URI in one call, which Spotify refuses above 100).
 """
 
-from __future__ import annotations
-
 import asyncio
 from typing import Any
 from urllib.parse import quote
