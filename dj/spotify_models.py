@@ -302,7 +302,11 @@ class PlayerDevice(SpotifyObject):
     volume_percent: int | None = None
 
 
-class PlaybackState(SpotifyObject):
+# The player proxy passes Spotify's answers on as they came, and error bodies are built as dicts:
+# the models below only document responses, so the Worker does not build them (`defer_build`).
+
+
+class PlaybackState(SpotifyObject, defer_build=True):
     """`GET /me/player`, passed on as Spotify sent it (204 becomes the idle shape)."""
 
     device: PlayerDevice | None = None
@@ -315,11 +319,11 @@ class PlaybackState(SpotifyObject):
     currently_playing_type: str | None = None
 
 
-class Devices(SpotifyObject):
+class Devices(SpotifyObject, defer_build=True):
     devices: TolerantList[PlayerDevice] = []
 
 
-class PlayerQueue(SpotifyObject):
+class PlayerQueue(SpotifyObject, defer_build=True):
     currently_playing: Track | None = None
     queue: TolerantList[Track] = []
 
@@ -327,11 +331,11 @@ class PlayerQueue(SpotifyObject):
 # -- errors the routes answer with ----------------------------------------------------------
 
 
-class ErrorBody(BaseModel):
+class ErrorBody(BaseModel, defer_build=True):
     error: str
 
 
-class UpstreamErrorBody(BaseModel):
+class UpstreamErrorBody(BaseModel, defer_build=True):
     """A failure that came from Spotify; `details` is Spotify's own error text."""
 
     error: str
@@ -351,14 +355,14 @@ class ValidationErrorInfo(BaseModel):
     issues: list[ValidationIssue]
 
 
-class ValidationEnvelope(BaseModel):
+class ValidationEnvelope(BaseModel, defer_build=True):
     """The runtime's 400 for input that fails its model (`runtime.errors`)."""
 
     success: Literal[False]
     error: ValidationErrorInfo
 
 
-class BadRequest(RootModel[UpstreamErrorBody | ValidationEnvelope]):
+class BadRequest(RootModel[UpstreamErrorBody | ValidationEnvelope], defer_build=True):
     """A 400: invalid input (validation envelope) or Spotify's own 400 passed on."""
 
 

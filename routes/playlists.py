@@ -67,7 +67,7 @@ class ModifyResult(BaseModel):
     success: Literal[True] = True
 
 
-class ModifyFailure(BaseModel):
+class ModifyFailure(BaseModel, defer_build=True):
     error: str
     applied: int = Field(0, description="URIs applied by earlier batches before the failure.")
 
