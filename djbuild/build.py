@@ -21,6 +21,7 @@ from . import buildcache, vendor
 from . import config as config_mod
 from .analysis.cache import ScanCache, SplitScanCache
 from .analysis.graph import Closure, Finding, Module, Resolver, walk
+from .bytecode import BytecodeError, compile_sources
 from .manifest import FileEntry, Manifest, origin_of
 from .shrink import shrink_cached
 
@@ -123,11 +124,16 @@ def build_project(
     write: bool = True,
     openapi: bool = True,
     measure: bool = False,
+    compile_bytecode: bool = True,
+    bytecode: str | None = None,
 ) -> BuildResult:
     """Build `root` into `out_dir` (default ROOT/dist); `write=False` checks only.
 
     `measure` also computes the report's gzip sizes (a fraction of a second), kept with the
     build's record so an unchanged rebuild reports them without reading dist/ again.
+    `bytecode` overrides `[tool.djbuild] bytecode` ("off", "project", "all").
+    `compile_bytecode=False` ships a module whose bytecode is not cached yet as source
+    (`djbuild dev`: a rebuild does not wait for Pyodide; see djbuild.bytecode).
     """
     started = time.perf_counter()
     timings: dict[str, float] = {}
@@ -141,6 +147,10 @@ def build_project(
         cfg = config_mod.load(root, app=app)
     except config_mod.ConfigError as exc:
         raise BuildError(str(exc)) from None
+    if bytecode is not None:
+        if bytecode not in config_mod.BYTECODE_MODES:
+            raise BuildError(f"bytecode must be one of {', '.join(config_mod.BYTECODE_MODES)}")
+        cfg.bytecode = bytecode
     out = (out_dir or cfg.root / "dist").resolve() if write else None
     reusable = write or not openapi  # a build, or a check; `djbuild openapi` always runs
     started_ns = time.time_ns()
@@ -189,7 +199,9 @@ def build_project(
     manifest = None
     size_rows = None
     if out is not None:
-        manifest = _write_dist(cfg, out, closure, vendored, entry_source, doc)
+        manifest = _write_dist(
+            cfg, out, closure, vendored, entry_source, doc, compile_bytecode=compile_bytecode
+        )
         t = lap("write", t)
         if measure:
             from .report import sizes
@@ -210,7 +222,7 @@ def build_project(
         timings=timings,
         sizes=size_rows,
     )
-    if reusable:
+    if reusable and not (manifest is not None and manifest.partial):
         _remember(cfg, out, result, vendored, started_ns)
     return result
 
@@ -474,6 +486,13 @@ def _swap_in(staging: Path, out: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def _ships_as_bytecode(mode: str, rel: str) -> bool:
+    """Whether dist-relative source `rel` ships as bytecode under `[tool.djbuild] bytecode`."""
+    if mode == "off" or not rel.endswith(".py") or rel == "src/entry.py":
+        return False
+    return rel.startswith("src/") or (mode == "all" and rel.startswith("python_modules/"))
+
+
 def _write_dist(
     cfg: config_mod.ProjectConfig,
     out: Path,
@@ -481,6 +500,8 @@ def _write_dist(
     vendored: vendor.VendorSet,
     entry_source: str,
     doc: dict[str, Any],
+    *,
+    compile_bytecode: bool = True,
 ) -> Manifest:
     _check_out(out, cfg.root)
     final = out
@@ -496,10 +517,15 @@ def _write_dist(
         "project": vendor.cache_root() / "shrink",
     }
 
+    to_compile: dict[str, tuple[bytes, str, str | None, list[str]]] = {}
+
     def put(rel: str, data: bytes, origin: str, module: str | None, imported_by: list[str]) -> None:
         if rel.endswith(".py") and origin != "generated":
             kind = "vendor" if origin.startswith("vendor:") else "project"
             data = shrink_cached(data, shrink_dirs[kind])
+            if _ships_as_bytecode(cfg.bytecode, rel):
+                to_compile[rel] = (data, origin, module, imported_by)
+                return
         target = out / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
@@ -517,13 +543,30 @@ def _write_dist(
             put(f"src/{rel}", mod.path.read_bytes(), origin_of(name), name, importers(name))
     for rel, (path, origin, module, imported_by) in shaken_vendor(closure, vendored).items():
         put(f"python_modules/{rel}", _vendor_bytes(rel, path), origin, module, imported_by)
+    if to_compile:
+        try:
+            compiled = compile_sources(
+                {rel: item[0] for rel, item in to_compile.items()},
+                compile_missing=compile_bytecode,
+            )
+        except BytecodeError as exc:
+            raise BuildError(str(exc)) from None
+        for rel, (source, origin, module, imported_by) in sorted(to_compile.items()):
+            if rel in compiled:
+                put(rel + "c", compiled[rel], origin, module, imported_by)
+            else:  # not compiled: the (already shrunk) source as it is
+                manifest.partial = True
+                target = out / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(source)
+                manifest.add(FileEntry.of(rel, source, origin, module, imported_by))
 
     for rel, (data, origin) in assets_output(cfg, doc).items():
         put(f"{ASSETS_DIR}/{rel}", data, origin, None, [])
     from .render import wrangler_config
 
     wrangler_text = wrangler_config(
-        cfg.wrangler, "src/entry.py", ASSETS_DIR, cfg.wrangler_path.name
+        cfg.wrangler, "src/entry.py", ASSETS_DIR, cfg.wrangler_path.name, bytecode=cfg.bytecode
     )
     put("wrangler.toml", wrangler_text.encode(), "config", None, [])
     put("openapi.json", _pretty_json(doc), "generated", None, [])
