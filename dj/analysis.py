@@ -32,7 +32,6 @@ import math
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
@@ -51,6 +50,7 @@ from dj.enrichment.lastfm import LastFmClient
 from dj.enrichment.musicbrainz import RATE_CALLS, RATE_WINDOW, MusicBrainzClient
 from dj.enrichment.playlist import Playlist, PlaylistReader, PlaylistTrack, SpotifyReadError
 from dj.upstreams import Upstreams
+from runtime.records import field, record
 
 if TYPE_CHECKING:
     from runtime.budget import KVOpBudget, SubrequestTracker
@@ -164,7 +164,7 @@ class AnalysisResult(BaseModel):
 # -- dependencies --------------------------------------------------------------------------
 
 
-@dataclass
+@record
 class AnalysisDeps:
     """Everything the analysis talks to; `from_context` builds it inside a request."""
 
@@ -205,7 +205,7 @@ class AnalysisDeps:
 # -- planning ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class FetchPlan:
     deezer: list[PlaylistTrack]
     lastfm: list[PlaylistTrack]
@@ -401,7 +401,7 @@ def progress_sink(
     return notify
 
 
-@dataclass
+@record
 class _Run:
     deps: AnalysisDeps
     tracks: list[PlaylistTrack]

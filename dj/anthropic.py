@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from runtime import jsonsafe, outbound
 from runtime.logging import redact_text
+from runtime.records import record
 
 from .anthropic_sse import Piece, StreamFailed, StreamReader
 from .upstreams import Upstreams
@@ -44,7 +44,7 @@ READ_TIMEOUT = 60.0
 CREATE_TIMEOUT = 60.0
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class AnthropicSettings:
     api_key: str
     base_url: str

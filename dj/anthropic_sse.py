@@ -18,15 +18,15 @@ Three layers, each fed whatever arrives, split anywhere (inside a UTF-8 sequence
 from __future__ import annotations
 
 import codecs
-from dataclasses import dataclass, field
 from typing import Any
 
 from runtime import jsonsafe
+from runtime.records import field, record
 
 # -- server-sent events ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ServerEvent:
     event: str
     data: str
@@ -113,51 +113,51 @@ class SSEDecoder:
 # -- typed events ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class MessageStart:
     message: dict[str, Any]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ContentBlockStart:
     index: int
     block: dict[str, Any]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ContentBlockDelta:
     index: int
     delta: dict[str, Any]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ContentBlockStop:
     index: int
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class MessageDelta:
     stop_reason: str | None
     usage: dict[str, Any]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class MessageStop:
     pass
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Ping:
     pass
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ErrorEvent:
     type: str
     message: str
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Unknown:
     event: str
     data: str
@@ -229,19 +229,19 @@ class StreamFailed(RuntimeError):
         self.message = message or kind
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TextPiece:
     index: int
     text: str
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ThinkingPiece:
     index: int
     thinking: str
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ToolCall:
     """A complete `tool_use` block. `input_error` is set when its JSON did not parse (or was
     not an object); `input` is then `{}`."""
@@ -253,7 +253,7 @@ class ToolCall:
     input_error: str | None = None
 
 
-@dataclass
+@record
 class _Block:
     type: str
     start: dict[str, Any]

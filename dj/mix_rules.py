@@ -13,10 +13,7 @@ Deliberate differences from upstream (see docs/dj-differences.md):
   (upstream ran after inserting the track, so the new track was counted twice).
 """
 
-from __future__ import annotations
-
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Annotated
 
 from pydantic import Field
@@ -43,6 +40,7 @@ from dj.models.mix import (
     TasteModel,
     VibeProfile,
 )
+from runtime.records import record
 
 DEFAULT_BLEND_WEIGHT = 0.3
 USER_UPDATE_WEIGHT = 1.0
@@ -95,7 +93,7 @@ def touch(session: MixSession, now_ms: int) -> MixSession:
     return session.model_copy(update={"updated_at": iso_from_ms(now_ms)}, deep=True)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class EndStats:
     tracks_played: int
     session_duration: int  # whole seconds since createdAt, never negative

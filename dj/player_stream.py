@@ -34,8 +34,9 @@ import asyncio
 import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from runtime.records import field, record
 
 POLL_SECONDS_DEFAULT = 1.0
 LIFETIME_SECONDS_DEFAULT = 300.0
@@ -84,7 +85,7 @@ class InvalidPlayback(ValueError):
 # -- normalised state ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True)
 class Track:
     id: str
     uri: str
@@ -121,7 +122,7 @@ class Track:
         return other is not None and self.id == other.id and self.uri == other.uri
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True)
 class Device:
     id: str | None
     name: str
@@ -146,7 +147,7 @@ class Device:
         return (self.id, self.name, self.type)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True)
 class PlaybackContext:
     uri: str
     href: str | None
@@ -156,7 +157,7 @@ class PlaybackContext:
         return {"href": self.href, "name": None, "type": self.type, "uri": self.uri}
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True)
 class Snapshot:
     track: Track | None
     device: Device
@@ -317,13 +318,13 @@ def parse_playback(data: Any, now_ms: int) -> Snapshot:
 # -- the delta engine ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True)
 class Event:
     name: str
     data: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True)
 class Transition:
     """A track that gave way to another: what played, from when, until when (ms), and the
     track that took its place (which tells a change the mix made itself, e.g. a steer)."""
@@ -338,7 +339,7 @@ class Transition:
         return max(0, self.ended_ms - self.started_ms)
 
 
-@dataclass(slots=True)
+@record
 class Observation:
     events: list[Event] = field(default_factory=list)
     transition: Transition | None = None
@@ -464,7 +465,7 @@ class DeltaEngine:
 PollKind = Literal["state", "auth", "error", "budget"]
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True)
 class PollAnswer:
     """What one `GET /me/player` gave: a state (`data` None for 204), 401, a failure, or no
     subrequest left. `retry_after` (seconds) comes from a 429."""
@@ -515,7 +516,7 @@ class Allowance:
 # -- the loop -----------------------------------------------------------------------------------
 
 
-@dataclass
+@record
 class StreamSummary:
     reason: EndReason = "disconnected"
     polls: int = 0

@@ -39,7 +39,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dj.js_compat import ms_from_iso
@@ -56,6 +55,7 @@ from dj.mix_rules import (
     wants_taste_update,
 )
 from dj.models.mix import BPM_MAX, BPM_MIN, ListenerSignal, MixSession, PlayedTrack
+from runtime.records import record
 
 if TYPE_CHECKING:
     from dj.player_stream import Allowance, Transition
@@ -75,7 +75,7 @@ BPM_KV_OPS = 4  # bpm: read + write, musicbrainz:isrc: read + write
 SESSION_KV_OPS = 2  # mix: read + write
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True)
 class FinishedTrack:
     """The track that just ended, as the stream saw it."""
 
@@ -103,7 +103,7 @@ class FinishedTrack:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True)
 class TransitionOutcome:
     session: MixSession
     signal: ListenerSignal | None

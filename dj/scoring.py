@@ -8,11 +8,11 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Protocol
 
 from dj.js_compat import clamp, fmt_num, js_round
 from dj.models.mix import VibeProfile
+from runtime.records import field, record
 
 BPM_TOLERANCE = 10
 BPM_SIGMA = 15
@@ -88,7 +88,7 @@ def score_era_proximity(from_year: int | None, to_year: int | None) -> float:
     return max(0.0, 1.0 - diff * 0.2)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TrackProfile:
     artist: str
     name: str
@@ -98,7 +98,7 @@ class TrackProfile:
     tags: tuple[str, ...] = field(default_factory=tuple)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TransitionScore:
     bpm_compatibility: float
     energy_flow: float
@@ -141,7 +141,7 @@ class HasBpmEnergy(Protocol):
     def energy(self) -> float | None: ...
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TrackFeatures:
     """What is known about a candidate track (a Suggestion has a BPM but no energy)."""
 

@@ -26,7 +26,6 @@ is busy" (429) and "Spotify is down" (502/504).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -34,6 +33,7 @@ from runtime import jsonsafe, outbound
 from runtime.context import Context
 from runtime.errors import HTTPError
 from runtime.logging import redact_text
+from runtime.records import record
 
 from .spotify_models import (
     PlaylistEntriesPage,
@@ -66,7 +66,7 @@ def _path_id(value: str) -> str:
     return quote(value, safe="")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class BatchOutcome:
     """The result of a write sent in batches: how many URIs were applied before a failure."""
 

@@ -24,8 +24,6 @@ each applied in a `mode="before"` validator so the web client keeps the shapes o
 Wire names equal field names (Spotify uses snake_case), so dumps need no aliases.
 """
 
-from __future__ import annotations
-
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import (
@@ -104,8 +102,8 @@ class ArtistSimple(SpotifyObject):
 
 
 class ArtistFull(ArtistSimple):
-    genres: TolerantList[str] = Field(default_factory=list)
-    images: TolerantList[Image] = Field(default_factory=list)
+    genres: TolerantList[str] = []
+    images: TolerantList[Image] = []
     popularity: int | None = Field(None, description="Removed for development-mode apps (2026).")
     followers: dict[str, Any] | None = None
 
@@ -121,8 +119,8 @@ class AlbumSimple(SpotifyObject):
     uri: str | None = None
     href: str | None = None
     external_urls: ExternalUrls = Field(default_factory=ExternalUrls)
-    artists: TolerantList[ArtistSimple] = Field(default_factory=list)
-    images: TolerantList[Image] = Field(default_factory=list)
+    artists: TolerantList[ArtistSimple] = []
+    images: TolerantList[Image] = []
 
 
 class Track(SpotifyObject):
@@ -140,9 +138,9 @@ class Track(SpotifyObject):
     popularity: int | None = Field(None, description="Removed for development-mode apps (2026).")
     disc_number: int | None = None
     track_number: int | None = None
-    external_ids: dict[str, Any] = Field(default_factory=dict)
+    external_ids: dict[str, Any] = {}
     external_urls: ExternalUrls = Field(default_factory=ExternalUrls)
-    artists: TolerantList[ArtistSimple] = Field(default_factory=list)
+    artists: TolerantList[ArtistSimple] = []
     album: AlbumSimple | None = None
 
     @field_validator("external_ids", mode="before")
@@ -190,7 +188,7 @@ class TracksRef(SpotifyObject):
 
 class Paging(SpotifyObject, Generic[T]):
     href: str | None = None
-    items: TolerantList[T] = Field(default_factory=list)
+    items: TolerantList[T] = []
     limit: int = 0
     next: str | None = None
     offset: int = 0
@@ -221,7 +219,7 @@ class PlaylistSimple(SpotifyObject):
     uri: str | None = None
     href: str | None = None
     external_urls: ExternalUrls = Field(default_factory=ExternalUrls)
-    images: TolerantList[Image] = Field(default_factory=list)
+    images: TolerantList[Image] = []
     owner: UserRef | None = None
     tracks: TracksRef = Field(default_factory=TracksRef)
 
@@ -304,7 +302,11 @@ class PlayerDevice(SpotifyObject):
     volume_percent: int | None = None
 
 
-class PlaybackState(SpotifyObject):
+# The player proxy passes Spotify's answers on as they came, and error bodies are built as dicts:
+# the models below only document responses, so the Worker does not build them (`defer_build`).
+
+
+class PlaybackState(SpotifyObject, defer_build=True):
     """`GET /me/player`, passed on as Spotify sent it (204 becomes the idle shape)."""
 
     device: PlayerDevice | None = None
@@ -317,23 +319,23 @@ class PlaybackState(SpotifyObject):
     currently_playing_type: str | None = None
 
 
-class Devices(SpotifyObject):
-    devices: TolerantList[PlayerDevice] = Field(default_factory=list)
+class Devices(SpotifyObject, defer_build=True):
+    devices: TolerantList[PlayerDevice] = []
 
 
-class PlayerQueue(SpotifyObject):
+class PlayerQueue(SpotifyObject, defer_build=True):
     currently_playing: Track | None = None
-    queue: TolerantList[Track] = Field(default_factory=list)
+    queue: TolerantList[Track] = []
 
 
 # -- errors the routes answer with ----------------------------------------------------------
 
 
-class ErrorBody(BaseModel):
+class ErrorBody(BaseModel, defer_build=True):
     error: str
 
 
-class UpstreamErrorBody(BaseModel):
+class UpstreamErrorBody(BaseModel, defer_build=True):
     """A failure that came from Spotify; `details` is Spotify's own error text."""
 
     error: str
@@ -353,14 +355,14 @@ class ValidationErrorInfo(BaseModel):
     issues: list[ValidationIssue]
 
 
-class ValidationEnvelope(BaseModel):
+class ValidationEnvelope(BaseModel, defer_build=True):
     """The runtime's 400 for input that fails its model (`runtime.errors`)."""
 
     success: Literal[False]
     error: ValidationErrorInfo
 
 
-class BadRequest(RootModel[UpstreamErrorBody | ValidationEnvelope]):
+class BadRequest(RootModel[UpstreamErrorBody | ValidationEnvelope], defer_build=True):
     """A 400: invalid input (validation envelope) or Spotify's own 400 passed on."""
 
 

@@ -23,8 +23,9 @@ import base64
 import hashlib
 import hmac
 import json
-from dataclasses import dataclass
 from enum import Enum
+
+from runtime.records import record
 
 OAUTH_COOKIE = "spotify_oauth"
 REFRESH_COOKIE = "spotify_refresh"
@@ -90,7 +91,7 @@ def new_state() -> str:
 # -- signed state cookie ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class OAuthState:
     state: str
     timestamp: int

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from dj.js_compat import clamp, fmt_num, is_finite_number, js_round
@@ -33,11 +32,12 @@ from dj.models.mix import (
     EraRange,
     VibeProfile,
 )
+from runtime.records import record
 
 _DIRECTIONS: tuple[EnergyDirection, ...] = ("building", "steady", "winding_down")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class VibeAdjustment:
     """A change to a vibe. Unset (None) fields leave the vibe alone."""
 
@@ -50,7 +50,7 @@ class VibeAdjustment:
     mood: tuple[str, ...] | None = None
 
     def is_empty(self) -> bool:
-        return all(getattr(self, f) is None for f in self.__dataclass_fields__)
+        return all(getattr(self, f) is None for f in self.__record_names__)
 
 
 # Order matters for fuzzy matching: the first key that matches wins (upstream's order).

@@ -5,9 +5,8 @@ The offline demo and the tests point these at the fakes (`python -m fakes` print
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from runtime.context import Context
+from runtime.records import record
 
 DEFAULTS: dict[str, str] = {
     "SPOTIFY_API_BASE": "https://api.spotify.com/v1",
@@ -19,7 +18,7 @@ DEFAULTS: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Upstreams:
     spotify_api: str
     spotify_accounts: str

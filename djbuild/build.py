@@ -23,6 +23,7 @@ from . import buildcache, vendor
 from . import config as config_mod
 from .analysis.cache import SplitScanCache
 from .analysis.graph import Closure, Finding, Module, walk
+from .bytecode import BytecodeError, compile_sources
 from .manifest import FileEntry, Manifest, origin_of
 from .shrink import prefetch, shrink_cached, wait_for_prefetch
 from .walkcache import ListingResolver, Listings, scan_cache
@@ -127,11 +128,16 @@ def build_project(
     write: bool = True,
     openapi: bool = True,
     measure: bool = False,
+    compile_bytecode: bool = True,
+    bytecode: str | None = None,
 ) -> BuildResult:
     """Build `root` into `out_dir` (default ROOT/dist); `write=False` checks only.
 
     `measure` also computes the report's gzip sizes (a fraction of a second), kept with the
     build's record so an unchanged rebuild reports them without reading dist/ again.
+    `bytecode` overrides `[tool.djbuild] bytecode` ("off", "project", "all").
+    `compile_bytecode=False` ships a module whose bytecode is not cached yet as source
+    (`djbuild dev`: a rebuild does not wait for Pyodide; see djbuild.bytecode).
     """
     started = time.perf_counter()
     timings: dict[str, float] = {}
@@ -145,6 +151,10 @@ def build_project(
         cfg = config_mod.load(root, app=app)
     except config_mod.ConfigError as exc:
         raise BuildError(str(exc)) from None
+    if bytecode is not None:
+        if bytecode not in config_mod.BYTECODE_MODES:
+            raise BuildError(f"bytecode must be one of {', '.join(config_mod.BYTECODE_MODES)}")
+        cfg.bytecode = bytecode
     out = (out_dir or cfg.root / "dist").resolve() if write else None
     reusable = write or not openapi  # a build, or a check; `djbuild openapi` always runs
     started_ns = time.time_ns()
@@ -197,7 +207,9 @@ def build_project(
     manifest = None
     size_rows = None
     if out is not None:
-        manifest = _write_dist(cfg, out, closure, vendored, entry_source, doc)
+        manifest = _write_dist(
+            cfg, out, closure, vendored, entry_source, doc, compile_bytecode=compile_bytecode
+        )
         wait_for_prefetch()  # finished by now: reap them
         t = lap("write", t)
         if measure:
@@ -219,7 +231,7 @@ def build_project(
         timings=timings,
         sizes=size_rows,
     )
-    if reusable:
+    if reusable and not (manifest is not None and manifest.partial):
         _remember(cfg, out, result, vendored, started_ns)
     return result
 
@@ -503,6 +515,13 @@ def _swap_in(staging: Path, out: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def _ships_as_bytecode(mode: str, rel: str) -> bool:
+    """Whether dist-relative source `rel` ships as bytecode under `[tool.djbuild] bytecode`."""
+    if mode == "off" or not rel.endswith(".py") or rel == "src/entry.py":
+        return False
+    return rel.startswith("src/") or (mode == "all" and rel.startswith("python_modules/"))
+
+
 def _write_dist(
     cfg: config_mod.ProjectConfig,
     out: Path,
@@ -510,6 +529,8 @@ def _write_dist(
     vendored: vendor.VendorSet,
     entry_source: str,
     doc: dict[str, Any],
+    *,
+    compile_bytecode: bool = True,
 ) -> Manifest:
     _check_out(out, cfg.root)
     final = out
@@ -526,11 +547,15 @@ def _write_dist(
     }
 
     made: set[Path] = set()
+    to_compile: dict[str, tuple[bytes, str, str | None, list[str]]] = {}
 
     def put(rel: str, data: bytes, origin: str, module: str | None, imported_by: list[str]) -> None:
         if rel.endswith(".py") and origin != "generated":
             kind = "vendor" if origin.startswith("vendor:") else "project"
             data = shrink_cached(data, shrink_dirs[kind])
+            if _ships_as_bytecode(cfg.bytecode, rel):
+                to_compile[rel] = (data, origin, module, imported_by)
+                return
         write(rel, data)
         manifest.add(FileEntry.of(rel, data, origin, module, imported_by))
 
@@ -563,6 +588,9 @@ def _write_dist(
             if key is not None:
                 _OUTPUTS[key] = hit
         data, digest = hit
+        if _ships_as_bytecode(cfg.bytecode, rel):
+            to_compile[rel] = (data, origin, module, imported_by)
+            return
         write(rel, data)
         manifest.add(FileEntry(rel, len(data), digest, origin, module, imported_by))
 
@@ -578,13 +606,28 @@ def _write_dist(
             put_file(f"src/{rel}", mod.path, origin_of(name), name, importers(name))
     for rel, (path, origin, module, imported_by) in shaken_vendor(closure, vendored).items():
         put_file(f"python_modules/{rel}", path, origin, module, imported_by)
+    if to_compile:
+        try:
+            compiled = compile_sources(
+                {rel: item[0] for rel, item in to_compile.items()},
+                compile_missing=compile_bytecode,
+            )
+        except BytecodeError as exc:
+            raise BuildError(str(exc)) from None
+        for rel, (source, origin, module, imported_by) in sorted(to_compile.items()):
+            if rel in compiled:
+                put(rel + "c", compiled[rel], origin, module, imported_by)
+            else:  # not compiled: the (already shrunk) source as it is
+                manifest.partial = True
+                write(rel, source)
+                manifest.add(FileEntry.of(rel, source, origin, module, imported_by))
 
     for rel, (data, origin) in assets_output(cfg, doc).items():
         put(f"{ASSETS_DIR}/{rel}", data, origin, None, [])
     from .render import wrangler_config
 
     wrangler_text = wrangler_config(
-        cfg.wrangler, "src/entry.py", ASSETS_DIR, cfg.wrangler_path.name
+        cfg.wrangler, "src/entry.py", ASSETS_DIR, cfg.wrangler_path.name, bytecode=cfg.bytecode
     )
     put("wrangler.toml", wrangler_text.encode(), "config", None, [])
     put("openapi.json", _pretty_json(doc), "generated", None, [])

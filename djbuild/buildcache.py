@@ -103,7 +103,7 @@ def _asset_files(cfg: ProjectConfig) -> list[Path]:
 
 def inputs_key(cfg: ProjectConfig, inputs: list[str], requirements: list[str]) -> str | None:
     """The hash of everything a build of `cfg` reads; None when an input is gone."""
-    digest = hashlib.sha256(f"{VERSION}\0{sys.version}\0{cfg.app}\0".encode())
+    digest = hashlib.sha256(f"{VERSION}\0{sys.version}\0{cfg.app}\0{cfg.bytecode}\0".encode())
 
     def add(label: str, path: Path) -> None:
         data = path.read_bytes()

@@ -83,6 +83,13 @@ def main() -> None:
     help="Startup budget for --check-startup [default: [tool.djbuild] startup_budget_ms, "
     "else 1000, workerd's limit].",
 )
+@click.option(
+    "--bytecode",
+    type=click.Choice(["off", "project", "all"]),
+    default=None,
+    help="Ship modules as Python 3.14 bytecode: none, the project's, or the project's and the "
+    "vendored packages' [default: [tool.djbuild] bytecode, else off].",
+)
 def build(
     root: Path,
     app: str | None,
@@ -90,18 +97,20 @@ def build(
     as_json: bool,
     check_startup: bool,
     startup_budget_ms: float | None,
+    bytecode: str | None,
 ) -> None:
     """Build the Worker into dist/ and print what went into it.
 
     Writes src/ (the entry and only the modules it imports), python_modules/ (third-party
-    packages built for Pyodide), wrangler.toml, openapi.json and manifest.json. Fails with
+    packages built for Pyodide), wrangler.toml, openapi.json and manifest.json. With
+    bytecode, modules ship as .pyc compiled by Pyodide (cached by content). Fails with
     exit code 1, writing nothing, when a route declaration is wrong or a module in the
     bundle imports something that cannot work on Workers.
     """
     from .report import as_dict, table
 
     try:
-        result = build_project(root, out, app=app, measure=True)
+        result = build_project(root, out, app=app, measure=True, bytecode=bytecode)
     except BuildError as exc:
         _fail(exc)
         return

@@ -32,6 +32,11 @@ class AssetSettings:
     dir: Path | None = None  # absolute; overrides wrangler.toml's [assets] directory
 
 
+# "project": the project's modules ship as Python 3.14 bytecode instead of sources (djbuild.bytecode);
+# "all": the vendored packages' modules too.
+BYTECODE_MODES = ("off", "project", "all")
+
+
 @dataclass
 class ProjectConfig:
     root: Path
@@ -43,6 +48,7 @@ class ProjectConfig:
     dev: DevSettings = field(default_factory=lambda: DevSettings([]))
     assets: AssetSettings = field(default_factory=AssetSettings)
     include: list[str] = field(default_factory=list)  # modules reached only dynamically
+    bytecode: str = "off"  # which modules ship as bytecode: "off", "project" or "all"
 
     @property
     def app_module(self) -> str:
@@ -86,7 +92,14 @@ def load(root: Path, *, app: str | None = None, wrangler: Path | None = None) ->
         raise ConfigError(
             "[tool.djbuild] include must be a list of module names, e.g. ['pkg.mod', 'pkg.sub.*']"
         )
-    cfg = ProjectConfig(root, app_ref, wrangler_path, wrangler_cfg, allow, include=include)
+    bytecode = settings.get("bytecode", "off")
+    if bytecode not in BYTECODE_MODES:
+        raise ConfigError(
+            f"[tool.djbuild] bytecode must be one of {', '.join(map(repr, BYTECODE_MODES))}"
+        )
+    cfg = ProjectConfig(
+        root, app_ref, wrangler_path, wrangler_cfg, allow, include=include, bytecode=bytecode
+    )
     cfg.dev = _dev_settings(root, settings.get("dev", {}), app_ref, wrangler_path)
     cfg.assets = _asset_settings(root, settings.get("assets", {}))
     if cfg.assets.dir is not None:

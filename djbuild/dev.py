@@ -130,7 +130,9 @@ class DevServer:
         from djbuild.build import build_project
 
         with self.modules.active():
-            result = build_project(root, out_dir)
+            # bytecode (if the project ships it) is compiled by the first build only: a rebuild
+            # ships an edited module as source rather than wait for Pyodide to start
+            result = build_project(root, out_dir, compile_bytecode=self.builds == 0)
         self.modules.importers = importers_from(result)
         return result
 

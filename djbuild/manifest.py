@@ -43,6 +43,7 @@ class Manifest:
     bundle_hash: str = ""
     requirements: list[str] = field(default_factory=list)
     app: str = ""
+    partial: bool = False  # a module meant to ship as bytecode shipped as source (dev)
     _data: dict[str, bytes] = field(default_factory=dict, repr=False)
 
     def add(self, entry: FileEntry) -> None:

@@ -55,9 +55,12 @@ class WranglerConfigError(ValueError):
     pass
 
 
-def wrangler_config(source: dict[str, Any], main: str, assets_dir: str, source_name: str) -> str:
+def wrangler_config(
+    source: dict[str, Any], main: str, assets_dir: str, source_name: str, *, bytecode: str = "off"
+) -> str:
     """dist/wrangler.toml: main into src/, Python 3.14 selected, assets from the build's own
-    assets folder (the project's files and the generated docs)."""
+    assets folder (the project's files and the generated docs); with bytecode, `*.pyc` files
+    uploaded as data modules (see djbuild.bytecode)."""
     cfg = json.loads(json.dumps(source))  # deep copy
     cfg.pop("build", None)  # the build already happened; wrangler must not run one
     cfg["main"] = main
@@ -80,6 +83,12 @@ def wrangler_config(source: dict[str, Any], main: str, assets_dir: str, source_n
     assets["directory"] = assets_dir
     assets.setdefault("binding", "ASSETS")
     cfg["assets"] = assets
+    if bytecode != "off":
+        rules = [r for r in cfg.get("rules", []) if isinstance(r, dict)]
+        rules.insert(0, {"type": "Data", "globs": ["**/*.pyc"], "fallthrough": False})
+        cfg["rules"] = rules
+    if bytecode == "all":  # wrangler leaves python_modules' *.pyc out unless told otherwise
+        cfg["python_modules"] = {"exclude": []}
     ordered = {
         k: cfg[k] for k in ("name", "main", "compatibility_date", "compatibility_flags") if k in cfg
     }

@@ -1,7 +1,5 @@
 """Liveness: answers without touching any binding or upstream."""
 
-from __future__ import annotations
-
 from pydantic import BaseModel
 
 from runtime import Context, Router

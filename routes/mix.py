@@ -12,8 +12,6 @@ bad track-played input is a 400, not a 500; `queue/add` honours `position`.
 The steer stream is in `routes/steer.py`.
 """
 
-from __future__ import annotations
-
 import uuid
 from typing import Annotated, Literal
 
@@ -129,75 +127,77 @@ class PreferencesRequest(CamelModel):
 
 
 # -- responses -------------------------------------------------------------------------------
+# Declared for the OpenAPI document and its clients. Handlers answer plain dicts and the runtime
+# never validates a response, so these are not built when the Worker starts (`defer_build`).
 
 
-class SessionResponse(CamelModel):
+class SessionResponse(CamelModel, defer_build=True):
     session: MixSession
 
 
-class CurrentResponse(CamelModel):
+class CurrentResponse(CamelModel, defer_build=True):
     session: MixSession | None
 
 
-class EndResponse(CamelModel):
+class EndResponse(CamelModel, defer_build=True):
     success: Literal[True] = True
     session_duration: int
     tracks_played: int
 
 
-class QueueResponse(CamelModel):
+class QueueResponse(CamelModel, defer_build=True):
     queue: list[QueuedTrack]
 
 
-class QueueChangeResponse(CamelModel):
+class QueueChangeResponse(CamelModel, defer_build=True):
     queue: list[QueuedTrack]
     success: Literal[True] = True
 
 
-class VibeResponse(CamelModel):
+class VibeResponse(CamelModel, defer_build=True):
     vibe: VibeProfile
 
 
-class VibeChangeResponse(CamelModel):
+class VibeChangeResponse(CamelModel, defer_build=True):
     queue: list[QueuedTrack]
     vibe: VibeProfile
 
 
-class SteerResponse(CamelModel):
+class SteerResponse(CamelModel, defer_build=True):
     changes: list[str]
     queue: list[QueuedTrack]
     vibe: VibeProfile
 
 
-class BasedOn(CamelModel):
+class BasedOn(CamelModel, defer_build=True):
     current_track: str | None = Field(None, description="Absent when nothing has played yet.")
     vibe_profile: str
 
 
-class SuggestionsResponse(CamelModel):
+class SuggestionsResponse(CamelModel, defer_build=True):
     based_on: BasedOn
     suggestions: list[Suggestion]
 
 
-class SaveResponse(CamelModel):
+class SaveResponse(CamelModel, defer_build=True):
     playlist_id: str
     playlist_url: str
     success: Literal[True] = True
     track_count: int
 
 
-class TrackPlayedResponse(CamelModel):
+class TrackPlayedResponse(CamelModel, defer_build=True):
     moved_to_history: bool
     session: MixSession
     success: Literal[True] = True
 
 
-class QueuedResponse(CamelModel):
+class QueuedResponse(CamelModel, defer_build=True):
     queued: Literal[True] = True
     success: Literal[True] = True
 
 
-class PreferencesResponse(CamelModel):
+class PreferencesResponse(CamelModel, defer_build=True):
     preferences: SessionPreferences
     session: MixSession
     success: Literal[True] = True

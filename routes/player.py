@@ -14,8 +14,6 @@ Spotify does not answer at all the status is 504 (timeout) or 502 (unreachable),
 `GET /api/player/stream` (SSE) lives elsewhere.
 """
 
-from __future__ import annotations
-
 import math
 from typing import Any, ClassVar
 

@@ -12,8 +12,6 @@ Spotify calls are the February-2026 ones (see `dj.spotify`), mapped back:
 * `POST playlists/modify` → `POST|DELETE /playlists/{id}/items`, in batches of 100.
 """
 
-from __future__ import annotations
-
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -69,7 +67,7 @@ class ModifyResult(BaseModel):
     success: Literal[True] = True
 
 
-class ModifyFailure(BaseModel):
+class ModifyFailure(BaseModel, defer_build=True):
     error: str
     applied: int = Field(0, description="URIs applied by earlier batches before the failure.")
 

@@ -12,8 +12,6 @@ OAuth"); deliberate differences are listed in docs/dj-differences.md, "Spotify r
   as "log in again", and does not clear the refresh cookie.
 """
 
-from __future__ import annotations
-
 import time
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -43,6 +41,8 @@ USED_STATE_PREFIX = "oauth_state:"
 NO_STORE = "no-store"
 
 # -- models ----------------------------------------------------------------------------------
+# Models marked `defer_build` only document responses (handlers answer plain dicts, never
+# validated against them): the Worker does not build them at start-up.
 
 
 class AuthUrl(BaseModel):
@@ -60,7 +60,7 @@ class TokenRequest(BaseModel):
     codeVerifier: str = Field(min_length=1)
 
 
-class TokenResponse(BaseModel):
+class TokenResponse(BaseModel, defer_build=True):
     access_token: str
     expires_in: int
     refresh_token: str | None = Field(None, description="Absent when Spotify sent none.")
@@ -68,21 +68,21 @@ class TokenResponse(BaseModel):
     token_type: Literal["Bearer"] = "Bearer"
 
 
-class TokenErrorBody(BaseModel):
+class TokenErrorBody(BaseModel, defer_build=True):
     error: str
     error_description: str | None = None
 
 
-class TokenBadRequest(RootModel[TokenErrorBody | ValidationEnvelope]):
+class TokenBadRequest(RootModel[TokenErrorBody | ValidationEnvelope], defer_build=True):
     """A 400 from `POST /token`: Spotify refused the code, or the input was invalid."""
 
 
-class RefreshResponse(BaseModel):
+class RefreshResponse(BaseModel, defer_build=True):
     access_token: str
     expires_in: int
 
 
-class Me(BaseModel):
+class Me(BaseModel, defer_build=True):
     id: str
     display_name: str | None
     country: str | None = Field(None, description="Absent for development-mode apps (2026).")
@@ -103,7 +103,7 @@ class TokenInfo(BaseModel):
     user_id: str
 
 
-class ScopesReport(BaseModel):
+class ScopesReport(BaseModel, defer_build=True):
     required_scopes: list[str]
     scope_tests: ScopeTests
     token_info: TokenInfo

@@ -7,8 +7,6 @@ Spotify refuses it, 500 `Mix sessions not available` / `AI not available`, 404 `
 session`. Mounted at `/api/mix/vibe`.
 """
 
-from __future__ import annotations
-
 from typing import Any, ClassVar
 
 from pydantic import Field

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
+
+from runtime.records import record
 
 if TYPE_CHECKING:
     from .logging import ServiceLogger
@@ -166,7 +167,7 @@ class KVOpBudget(OperationBudget):
         super().__init__(limit, warn_ratio=warn_ratio, logger=logger)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class EnrichmentAllocation:
     deezer_tracks: int
     lastfm_tracks: int

@@ -22,11 +22,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from runtime.records import field, record
 
 from . import budget as budget_mod
 from . import jsonsafe
@@ -49,7 +50,7 @@ DAY = 86400
 # -- policies ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TTLPolicy:
     """Freshness of a hit and (if different) of a negative-cached miss, in seconds.
 
@@ -141,14 +142,14 @@ def _plain(value: Any) -> Any:
 # -- raw namespace -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class KVKeyInfo:
     name: str
     expiration: int | None = None
     metadata: Any = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class KVListPage:
     keys: list[KVKeyInfo]
     complete: bool
@@ -307,7 +308,7 @@ def parse_timestamp(text: Any) -> float | None:
     return moment.timestamp()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Cached(Generic[M]):
     """A cache entry as read: `is_miss` marks a negative-cached upstream miss."""
 
@@ -322,7 +323,7 @@ class Cached(Generic[M]):
         return not self.stale
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Found(Generic[M]):
     """A plain (non-envelope) entry that exists; `value` None means a cached `null`."""
 
@@ -332,7 +333,7 @@ class Found(Generic[M]):
 Source = Literal["hit", "cached_miss", "fetched", "merged", "stale_fallback"]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Lookup(Generic[M]):
     value: M | None
     source: Source
@@ -358,7 +359,7 @@ def merge_prefer_new(old: M | None, new: M | None) -> M | None:
     return new
 
 
-@dataclass
+@record
 class _Stats:
     reads: int = 0
     writes: int = 0

@@ -24,12 +24,13 @@ import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from runtime.records import field, record
 
 from . import budget as budget_mod
 from . import jsonsafe, ratelimit
@@ -118,7 +119,7 @@ class CircuitBreaker:
 # -- transport -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class OutboundRequest:
     method: str
     url: str
@@ -126,7 +127,7 @@ class OutboundRequest:
     body: bytes | None = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TransportResponse:
     status: int
     headers: Headers
@@ -290,7 +291,7 @@ class OutboundError(RuntimeError):
         self.result = result
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class FetchResult(Generic[T]):
     """What an external call produced; `ok` is False for any failure, with an `error` code.
 
@@ -337,7 +338,7 @@ class StreamReadError(RuntimeError):
         self.detail = detail
 
 
-@dataclass
+@record
 class StreamResult:
     """What `OutboundClient.stream` yields: an open 2xx body (`ok`), or a failure.
 

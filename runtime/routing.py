@@ -11,10 +11,11 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
+
+from runtime.records import field, record
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 _PARAM = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*)\}$")
@@ -29,7 +30,7 @@ class StreamSpec(Protocol):
     def kind(self) -> str: ...
 
 
-@dataclass
+@record
 class Route:
     method: str
     path: str
@@ -59,7 +60,7 @@ class Route:
         return [m.group(1) for seg in self.path.split("/") if (m := _PARAM.match(seg))]
 
     def with_prefix(self, prefix: str, tags: list[str]) -> Route:
-        clone = Route(**{k: getattr(self, k) for k in self.__dataclass_fields__})
+        clone = Route(**{k: getattr(self, k) for k in self.__record_names__})
         clone.path = join_paths(prefix, self.path)
         clone.tags = list(dict.fromkeys([*tags, *self.tags]))
         return clone

@@ -35,8 +35,9 @@ import asyncio
 import inspect
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from runtime.records import record
 
 from .errors import HTTPError
 from .http import Headers, Response, dumps
@@ -64,7 +65,7 @@ GENERIC_ERROR = "Internal server error"
 _UNSET: Any = object()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SSE:
     """How a streaming route answers: `@router.get("/x", stream=SSE(done=True))`.
 

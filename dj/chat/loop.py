@@ -30,11 +30,11 @@ from __future__ import annotations
 
 import json
 from contextlib import aclosing
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from runtime.records import field, record
 from runtime.sse import StreamClosed
 
 from ..anthropic import AnthropicError, build_request
@@ -67,7 +67,7 @@ class ChatFailure(Exception):
     """Ends the chat with an `error` event carrying this message."""
 
 
-@dataclass
+@record
 class LoopStats:
     turns: int = 0
     anthropic_calls: int = 0

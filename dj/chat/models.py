@@ -1,7 +1,5 @@
 """The chat request and the `[Playlist ID: ...]` prefix the web client puts on messages."""
 
-from __future__ import annotations
-
 import re
 from typing import Literal
 
@@ -25,7 +23,7 @@ class ChatRequest(BaseModel):
     """`POST /api/chat-stream/message`. Unknown fields are ignored, as upstream."""
 
     message: str = Field(min_length=1, max_length=MAX_MESSAGE)
-    conversationHistory: list[HistoryMessage] = Field(default_factory=list, max_length=MAX_HISTORY)
+    conversationHistory: list[HistoryMessage] = Field([], max_length=MAX_HISTORY)
     mode: Mode = "analyze"
 
 

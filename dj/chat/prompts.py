@@ -7,7 +7,7 @@ The standard prompt names the selected playlist, whose id the tools fill in by t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from runtime.records import record
 
 COMMON = """You are a music assistant with access to the user's Spotify account. You help them
 understand their playlists, discover music that fits, build new playlists and run playback.
@@ -40,14 +40,14 @@ is on, and control_playback to play, pause or skip. Think about flow: tempo, ene
 should move gradually from track to track unless the user asks for a change."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class NowPlaying:
     track: str
     artist: str
     progress: str
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class DJContext:
     now_playing: NowPlaying | None = None
     queue_depth: int | None = None

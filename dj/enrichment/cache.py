@@ -16,7 +16,6 @@ and skips the write (runtime.kv.EnvelopeCache). Keys never exceed 512 bytes (run
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from runtime import keys
@@ -30,6 +29,7 @@ from runtime.kv import (
     EnvelopeCache,
     Found,
 )
+from runtime.records import record
 
 from .deezer import BPMEnrichment
 from .lastfm import ArtistInfo, Correction, LastFmSignals
@@ -40,7 +40,7 @@ BPM_FIELD = "enrichment"
 SIGNALS_FIELD = "signals"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Entry(Generic[T]):
     """What one read found: `usable` is a value to report now; `needs_fetch` asks for a refresh.
 

@@ -16,15 +16,16 @@ import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
+
+from runtime.records import record
 
 T = TypeVar("T")
 
 Status = Literal["ok", "not_found", "failed"]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Outcome(Generic[T]):
     status: Status
     value: T | None = None

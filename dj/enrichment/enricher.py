@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
+
+from runtime.records import field, record
 
 from .cache import EnrichmentCache, Entry
 from .common import Outcome
@@ -66,7 +67,7 @@ async def _noop_progress(message: str) -> None:
 # -- Deezer --------------------------------------------------------------------------------
 
 
-@dataclass
+@record
 class DeezerReport:
     values: dict[str, BPMEnrichment] = field(default_factory=dict)
     """Track id → the enrichment the aggregates use (cached or fetched)."""
@@ -201,7 +202,7 @@ class DeezerEnricher:
 # -- Last.fm -------------------------------------------------------------------------------
 
 
-@dataclass
+@record
 class LastFmReport:
     signals: dict[str, LastFmSignals] = field(default_factory=dict)
     """Track id → signals the aggregates use (cached or fetched), artist info attached."""
@@ -216,7 +217,7 @@ class LastFmReport:
     timed_out: bool = False
 
 
-@dataclass
+@record
 class _Fetched:
     track: PlaylistTrack
     signals: LastFmSignals

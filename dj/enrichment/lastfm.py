@@ -204,8 +204,8 @@ class ArtistInfo(BaseModel):
     images: ArtistImages = Field(default_factory=ArtistImages)
     listeners: int = 0
     playcount: int = 0
-    similar: list[SimilarArtist] = Field(default_factory=list)
-    tags: list[str] = Field(default_factory=list)
+    similar: list[SimilarArtist] = []
+    tags: list[str] = []
 
     @field_validator("listeners", "playcount", mode="before")
     @classmethod
@@ -226,8 +226,8 @@ class LastFmSignals(BaseModel):
     listeners: int = 0
     mbid: str | None = None
     playcount: int = 0
-    similar: list[SimilarTrack] = Field(default_factory=list)
-    top_tags: list[str] = Field(default_factory=list, alias="topTags")
+    similar: list[SimilarTrack] = []
+    top_tags: list[str] = Field([], alias="topTags")
     url: str | None = None
     wiki: WikiInfo | None = None
 

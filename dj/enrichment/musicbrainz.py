@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from .common import Outcome, Pacer, error_text, to_int
 
@@ -33,7 +33,7 @@ class Recording(BaseModel):
     id: str | None = None
     title: str | None = None
     length: int | None = None
-    isrcs: list[str] = Field(default_factory=list)
+    isrcs: list[str] = []
 
     @field_validator("length", mode="before")
     @classmethod
@@ -51,7 +51,7 @@ class Recording(BaseModel):
 class RecordingSearch(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    recordings: list[Recording] = Field(default_factory=list)
+    recordings: list[Recording] = []
 
 
 def lucene_phrase(text: str) -> str:

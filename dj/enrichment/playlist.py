@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from .common import to_int
 
@@ -52,7 +52,7 @@ class PlaylistTrack(BaseModel):
     duration_ms: int = 0
     explicit: bool = False
     popularity: int | None = None
-    artists: list[ArtistRef] = Field(default_factory=list)
+    artists: list[ArtistRef] = []
     album: AlbumRef | None = None
     isrc: str | None = None
 

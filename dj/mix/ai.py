@@ -20,7 +20,6 @@ API rejects.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from dj.anthropic import (
@@ -32,6 +31,7 @@ from dj.anthropic import (
     message_text,
 )
 from runtime.context import Context
+from runtime.records import record
 
 SUGGESTION_MAX_TOKENS = 4096
 SUGGESTION_THINKING = 2048
@@ -47,7 +47,7 @@ STEER_SUGGESTION_TEMPERATURE = 0.8
 __all__ = ["AIAnswer", "AnthropicError", "ai_available", "ask"]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class AIAnswer:
     text: str
     thinking: list[str]

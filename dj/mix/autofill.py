@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 from dj.autofill import (
     apply_auto_fill,
@@ -26,6 +25,7 @@ from dj.autofill import (
 )
 from dj.models.mix import MixSession, QueuedTrack, Suggestion
 from runtime.context import Context
+from runtime.records import field, record
 
 from .deadline import DeadlineExceeded, with_deadline
 from .sessions import MixService
@@ -37,7 +37,7 @@ FALLBACK_REASON = "From your starting tracks"
 FALLBACK_SCORE = 50
 
 
-@dataclass
+@record
 class Fill:
     session: MixSession
     added: list[QueuedTrack] = field(default_factory=list)

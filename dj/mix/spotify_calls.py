@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -27,6 +26,7 @@ from dj.spotify_models import SearchResult, Track
 from dj.upstreams import Upstreams
 from runtime import kv, outbound
 from runtime.context import Context
+from runtime.records import record
 
 TRACK_URI_RE = re.compile(r"^spotify:track:([A-Za-z0-9]{1,64})$")
 SEED_LIMIT = 50
@@ -37,7 +37,7 @@ def track_id_from_uri(uri: str) -> str | None:
     return match.group(1) if match else None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TrackInfo:
     """What the mix keeps of a Spotify track."""
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from dj.mix_rules import last_played, recent_tracks
 from dj.models.mix import MixSession, Suggestion
@@ -33,6 +32,7 @@ from dj.scoring import (
     vibe_description,
 )
 from runtime.context import Context
+from runtime.records import record
 
 from . import ai
 from .spotify_calls import MixSpotify, TrackInfo
@@ -48,7 +48,7 @@ SYSTEM = (
 )
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Proposal:
     artist: str
     name: str

@@ -12,8 +12,6 @@ Deliberate difference (reference §12.10): a PlayedTrack or Suggestion BPM outsi
 the whole session.
 """
 
-from __future__ import annotations
-
 import re
 from typing import Annotated, Any, Literal
 
@@ -119,8 +117,8 @@ class VibeProfile(CamelModel):
     energy_direction: EnergyDirection = "steady"
     bpm_range: BpmRange = Field(default_factory=lambda: BpmRange(min=80, max=140))
     era: EraRange = Field(default_factory=lambda: EraRange(start=2000, end=2025))
-    genres: list[str] = Field(default_factory=list)
-    mood: list[str] = Field(default_factory=list)
+    genres: list[str] = []
+    mood: list[str] = []
 
 
 class QueuedTrack(CamelModel):
@@ -182,19 +180,19 @@ class ListenerSignal(CamelModel):
 
 
 class TasteModel(CamelModel):
-    artist_affinities: dict[str, Affinity] = Field(default_factory=dict)
-    genre_weights: dict[str, Affinity] = Field(default_factory=dict)
+    artist_affinities: dict[str, Affinity] = {}
+    genre_weights: dict[str, Affinity] = {}
     bpm_preference: tuple[Bpm, Bpm] = (80, 140)
     energy_preference: Unit = 0.5
-    skip_patterns: list[str] = Field(default_factory=list)
+    skip_patterns: list[str] = []
     updated_at: Number = 0
 
 
 class SessionPreferences(CamelModel):
     auto_fill: bool = True
-    avoid_genres: list[str] = Field(default_factory=list)
+    avoid_genres: list[str] = []
     bpm_lock: BpmRange | None = None
-    favorite_artists: list[str] = Field(default_factory=list)
+    favorite_artists: list[str] = []
 
 
 class MixSession(CamelModel):
@@ -203,20 +201,12 @@ class MixSession(CamelModel):
     created_at: str
     updated_at: str
     vibe: VibeProfile
-    queue: Annotated[list[QueuedTrack], Field(max_length=MAX_QUEUE)] = Field(default_factory=list)
-    history: Annotated[list[PlayedTrack], Field(max_length=MAX_HISTORY)] = Field(
-        default_factory=list
-    )
-    fallback_pool: Annotated[list[str], Field(max_length=MAX_FALLBACK_POOL)] = Field(
-        default_factory=list
-    )
+    queue: Annotated[list[QueuedTrack], Field(max_length=MAX_QUEUE)] = []
+    history: Annotated[list[PlayedTrack], Field(max_length=MAX_HISTORY)] = []
+    fallback_pool: Annotated[list[str], Field(max_length=MAX_FALLBACK_POOL)] = []
     preferences: SessionPreferences
-    conversation: Annotated[list[ConversationEntry], Field(max_length=MAX_CONVERSATION)] = Field(
-        default_factory=list
-    )
-    signals: Annotated[list[ListenerSignal], Field(max_length=MAX_SIGNALS)] = Field(
-        default_factory=list
-    )
+    conversation: Annotated[list[ConversationEntry], Field(max_length=MAX_CONVERSATION)] = []
+    signals: Annotated[list[ListenerSignal], Field(max_length=MAX_SIGNALS)] = []
     # SetPlan is never written by the API; it is kept opaque (any JSON object) and round-tripped.
     plan: dict[str, Any] | None = None
     taste_model: TasteModel | None = None

@@ -23,7 +23,10 @@ from .rules import (
 )
 from .scan import ImportRef
 
-STDLIB = frozenset(sys.stdlib_module_names)
+# The Worker runs Python 3.14 while the build may run on 3.11: the standard library modules
+# that 3.12-3.14 added count as present too.
+NEWER_STDLIB = frozenset({"annotationlib", "compression", "_colorize", "_interpreters", "_pyrepl"})
+STDLIB = frozenset(sys.stdlib_module_names) | NEWER_STDLIB
 
 
 @dataclass

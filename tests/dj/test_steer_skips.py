@@ -7,7 +7,6 @@ had just built.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Iterator
 
@@ -23,6 +22,7 @@ from dj.player_transitions import (
     steer_marker,
 )
 from fakes import FakeSuite, start_all
+from runtime import records
 from runtime.kv import KVStore, MixSessionStore
 from tests.dj.factories import T0_MS, queued, session
 from tests.dj.test_mix_service import KEY, make
@@ -157,7 +157,7 @@ async def test_after_a_steer_the_player_streams_transition_leaves_the_new_queue(
 
     handler = TransitionHandler(store=store, user_id=user)
     old = stream_track(40)
-    new = dataclasses.replace(stream_track(0), id=first.track_id, uri=first.track_uri)
+    new = records.replace(stream_track(0), id=first.track_id, uri=first.track_uri)
     now = after.signals[-1].timestamp + 1_500
     handler.now_ms = lambda: now
     outcome = await handler.handle(Transition(old, now - 3_000, now, next_track=new))

@@ -52,9 +52,9 @@ def test_entry_is_a_worker_entrypoint_dispatching_into_the_runtime(dist: Path) -
 
 
 def test_only_modules_the_entry_reaches_are_bundled(dist: Path) -> None:
-    src = {p.relative_to(dist / "src").as_posix() for p in (dist / "src").rglob("*.py")}
-    assert "runtime/app.py" in src and "routes/app.py" in src
-    assert "runtime/testing.py" not in src  # test helper, never imported by the app
+    src = {p.relative_to(dist / "src").as_posix() for p in (dist / "src").rglob("*.py*")}
+    assert "runtime/app.pyc" in src and "routes/app.pyc" in src  # the project ships bytecode
+    assert not {"runtime/testing.pyc", "runtime/testing/__init__.pyc"} & src  # test helpers
     assert not any(p.startswith(("djbuild/", "tests/", "bench/")) for p in src)
 
 
@@ -142,9 +142,9 @@ def test_manifest_lists_every_file_with_size_hash_origin_and_importers(dist: Pat
         data = (dist / path).read_bytes()
         assert entry["bytes"] == len(data)
         assert entry["sha256"] == hashlib.sha256(data).hexdigest()
-    assert files["src/runtime/app.py"]["origin"] == "runtime"
-    assert files["src/routes/app.py"]["origin"] == "app"
-    assert files["src/routes/app.py"]["importedBy"] == ["entry:6"]
+    assert files["src/runtime/app.pyc"]["origin"] == "runtime"
+    assert files["src/routes/app.pyc"]["origin"] == "app"
+    assert files["src/routes/app.pyc"]["importedBy"] == ["entry:6"]
     assert files["python_modules/pydantic/main.py"]["origin"].startswith("vendor:pydantic==")
     assert any(
         i.startswith("routes.") or i.startswith("runtime.")

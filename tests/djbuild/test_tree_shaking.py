@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("shaken") / "dist"
-    build_project(ROOT, out)
+    build_project(ROOT, out, bytecode="off")  # sources, to compare with the originals
     return out
 
 

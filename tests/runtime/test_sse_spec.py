@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
-from runtime import App, Context, Router
+from runtime import App, Context, Router, records
 from runtime.routing import Route
 from runtime.sse import SSE, EventStream
 from runtime.testing import Client
@@ -17,7 +15,7 @@ async def handler(c: Context, stream: EventStream) -> None:
 
 
 def test_route_has_no_sse_fields() -> None:
-    fields = {f.name for f in dataclasses.fields(Route)}
+    fields = set(records.fields(Route))
     assert "stream" in fields
     assert not {f for f in fields if f.startswith("sse")}
 
@@ -40,7 +38,7 @@ def test_the_spec_is_frozen_and_survives_mounting() -> None:
     app.route("/api", router)
     (route,) = app.all_routes()
     assert route.stream == SSE(framing="named", heartbeat=0)
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(records.FrozenInstanceError):
         route.stream.done = True  # type: ignore[misc]
 
 

@@ -6,8 +6,6 @@ rule-based answer (as upstream) and says so in `tool_end`. Unlike upstream, the 
 strategy keep every field Claude returns (upstream's schemas stripped most of them, §12.4).
 """
 
-from __future__ import annotations
-
 import json
 from typing import Any
 
@@ -63,7 +61,7 @@ class SampleTrack(BaseModel):
 
 class VibeInput(BaseModel):
     analysis_data: AnalysisData = Field(description="The result of analyze_playlist")
-    sample_tracks: list[SampleTrack] = Field(default_factory=list, max_length=20)
+    sample_tracks: list[SampleTrack] = Field([], max_length=20)
 
 
 def _crowd_tags(data: AnalysisData) -> list[str]:
@@ -126,7 +124,7 @@ async def extract_playlist_vibe(ctx: ToolContext, args: VibeInput) -> ToolOutput
 class StrategyInput(BaseModel):
     vibe_profile: dict[str, Any] = Field(description="The result of extract_playlist_vibe")
     user_request: str = Field(min_length=1, max_length=2000)
-    similar_tracks_available: list[str] = Field(default_factory=list, max_length=20)
+    similar_tracks_available: list[str] = Field([], max_length=20)
 
 
 def strategy_prompt(args: StrategyInput) -> str:

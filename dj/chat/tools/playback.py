@@ -1,7 +1,5 @@
 """What is playing, what is queued, and control of the user's Spotify player."""
 
-from __future__ import annotations
-
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field

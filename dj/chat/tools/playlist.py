@@ -6,8 +6,6 @@ time); creating a playlist is `POST /me/playlists` and adding its tracks goes in
 100 (upstream sent every URI in one call, which Spotify refuses above 100).
 """
 
-from __future__ import annotations
-
 import asyncio
 from typing import Any
 from urllib.parse import quote
@@ -175,7 +173,7 @@ async def get_track_details(ctx: ToolContext, args: TrackDetailsInput) -> ToolOu
 class CreatePlaylistInput(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     description: str | None = Field(None, max_length=300)
-    track_uris: list[str] = Field(default_factory=list, description="Spotify track URIs")
+    track_uris: list[str] = Field([], description="Spotify track URIs")
     public: bool = False
 
 

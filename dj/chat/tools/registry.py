@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
+
+from runtime.records import field, record
 
 if TYPE_CHECKING:
     from runtime.context import Context
@@ -31,7 +32,7 @@ class ToolError(RuntimeError):
     """A failure whose message is fit for Claude and the client (no secrets, no input)."""
 
 
-@dataclass
+@record
 class ToolOutput:
     """What a tool returns: the result Claude sees (JSON) and a short line for `tool_end`."""
 
@@ -39,7 +40,7 @@ class ToolOutput:
     summary: str
 
 
-@dataclass
+@record
 class ToolContext:
     spotify: SpotifyClient
     anthropic: AnthropicClient
@@ -71,7 +72,7 @@ def _dump(args: BaseModel) -> dict[str, Any]:
     return args.model_dump(mode="json")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Tool:
     name: str
     description: str

@@ -4,8 +4,6 @@ Spotify's search returns at most 10 tracks per call for development-mode apps (2
 `limit` above 10 is accepted (the schema keeps upstream's 1-50) and served with 10.
 """
 
-from __future__ import annotations
-
 from typing import Any
 
 from pydantic import BaseModel, Field
