@@ -46,6 +46,7 @@ from dj.enrichment.audio_features import (
     FEATURES,
     AudioFeaturesReport,
     calls_needed,
+    failure_reason,
     fetch_audio_features,
 )
 from dj.enrichment.cache import EnrichmentCache
@@ -610,14 +611,10 @@ class _Run:
                 fetch_audio_features(client, [t.id for t in self.tracks]), self.remaining()
             )
         except TimeoutError:
-            self.features = AudioFeaturesReport(
-                unavailable="Spotify did not send the audio features in time."
-            )
+            self.features = AudioFeaturesReport(unavailable=failure_reason(None, "timeout"))
             self._warn("audio features hit the analysis deadline")
         except Exception as exc:
-            self.features = AudioFeaturesReport(
-                unavailable="Spotify's audio features could not be read."
-            )
+            self.features = AudioFeaturesReport(unavailable=failure_reason(None, None))
             self._warn("audio features failed", exc)
 
     async def _deezer(

@@ -196,3 +196,13 @@ def test_the_openapi_schema_declares_the_new_fields() -> None:
         "danceability",
         "valence",
     }
+
+
+async def test_audio_features_not_back_by_the_deadline_are_left_out_with_a_reason(
+    world: World,
+) -> None:
+    world.fakes.delays["spotify"] = 1.0  # the playlist read waits too, before the deadline runs
+    result = await analyze_playlist(PLAYLIST_ID, TOKEN, world.deps(deadline=0.2))
+    assert result.audio_features is None
+    assert result.audio_features_unavailable == failure_reason(None, "timeout")
+    assert result.total_tracks == 100
