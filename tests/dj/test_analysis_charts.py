@@ -16,14 +16,17 @@ from dj.enrichment.audio_features import (
     REFUSED,
     AudioFeaturesReport,
     failure_reason,
+    fetch_audio_features,
     parse_features,
 )
 from dj.enrichment.playlist import PlaylistTrack
+from dj.spotify import SpotifyClient
 from fakes.catalog import CATALOG, PLAYLIST_100
 from fakes.spotify import audio_features_of
 from tests.dj.test_enrichment_support import (  # noqa: F401 - fixtures
     PLAYLIST_ID,
     TOKEN,
+    UPSTREAMS,
     World,
     upstream_fakes_fixture,
     world_fixture,
@@ -206,3 +209,22 @@ async def test_audio_features_not_back_by_the_deadline_are_left_out_with_a_reaso
     assert result.audio_features is None
     assert result.audio_features_unavailable == failure_reason(None, "timeout")
     assert result.total_tracks == 100
+
+
+async def test_audio_features_go_out_in_batches_of_100(world: World) -> None:
+    client = SpotifyClient(UPSTREAMS, TOKEN, http=world.client())
+    ids = [t.id for t in CATALOG.tracks[:150]]
+    report = await fetch_audio_features(client, ids + ids[:10])  # duplicates asked once
+    calls = world.fakes.spotify.calls_to("audio_features")
+    assert [len((c.q("ids") or "").split(",")) for c in calls] == [100, 50]
+    assert report.calls == 2 and len(report.values) == 150 and report.unavailable is None
+    assert report.values[ids[120]]["valence"] == audio_features_of(CATALOG.tracks[120])["valence"]
+    with pytest.raises(ValueError):
+        await client.audio_features(ids[:101])
+
+
+async def test_a_refused_second_batch_drops_the_first_one_too(world: World) -> None:
+    world.fakes.spotify.inject("audio_features", 403, skip=1)
+    client = SpotifyClient(UPSTREAMS, TOKEN, http=world.client())
+    report = await fetch_audio_features(client, [t.id for t in CATALOG.tracks[:150]])
+    assert report.values == {} and report.unavailable == REFUSED and report.calls == 2
