@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from runtime.records import field, record
 
 from .common import to_number
 
@@ -34,7 +35,7 @@ EMPTY = "Spotify has no audio features for these tracks."
 NOT_ASKED = "Audio features were not requested: no subrequests were left."
 
 
-@dataclass
+@record
 class AudioFeaturesReport:
     """Energy, danceability and valence by track id, or why there are none."""
 
