@@ -11,7 +11,8 @@ pydantic model: `message` 1-2000 characters, `mode` a Literal), written as:
 - `runtime`: our runtime (Router + App, no middleware), built by djbuild;
 
 plus the DJ API built by djbuild: `GET /api/health` and an authenticated
-`GET /api/spotify/playlists` against the fake Spotify.
+`GET /api/spotify/playlists` against the fake Spotify, and (`dj_source`) the same health route
+built without bytecode, to show what `[tool.djbuild] bytecode` buys.
 
 Each worker is a tiny dist/ served by the local host (Node + Pyodide). Peers are vendored for
 Pyodide when the bench runs, the way djbuild vendors (pip for pyemscripten_2026_0_wasm32,
@@ -273,7 +274,14 @@ def build_runtime(dist: Path) -> dict[str, str]:
 def build_dj(dist: Path) -> dict[str, str]:
     from djbuild.build import build_project
 
-    build_project(ROOT, dist)
+    build_project(ROOT, dist)  # as configured: the project's modules ship as bytecode
+    return {}
+
+
+def build_dj_source(dist: Path) -> dict[str, str]:
+    from djbuild.build import build_project
+
+    build_project(ROOT, dist, bytecode="off")  # every module from source, for comparison
     return {}
 
 
@@ -432,6 +440,13 @@ def main() -> int:
         Worker("fastapi", "FastAPI via workers.asgi", build_fastapi, PEER_LOADS),
         Worker("runtime", "our runtime (Router + App)", build_runtime, PEER_LOADS),
         Worker("dj", "DJ API GET /api/health", build_dj, [Load("GET", "/api/health")], dj_env),
+        Worker(
+            "dj_source",
+            "DJ API without bytecode, GET /api/health",
+            build_dj_source,
+            [Load("GET", "/api/health")],
+            dj_env,
+        ),
         Worker(
             "dj_playlists",
             "DJ API GET /api/spotify/playlists",

@@ -21,7 +21,12 @@ The pipeline of reference §4.6, with its bugs fixed:
    when the remaining KV budget is smaller, the Last.fm batch shrinks first, then Deezer.
 5. Deezer and Last.fm run concurrently (the runtime's lanes and token bucket pace them), each
    under one deadline; what is not done by then is left out and reported as not checked.
-6. `AnalysisResult` (step 9 of §4.6), progress through `on_progress(message)`.
+6. Spotify's audio features (energy, danceability, valence) in one call per 100 tracks,
+   concurrently with the enrichment and under the same deadline. Spotify refuses them to
+   apps created after 2024-11-27 (403): then `audio_features` is null and
+   `audio_features_unavailable` says why. Never cached, never fatal.
+7. `AnalysisResult` (step 9 of §4.6, plus the tempo histogram `deezer_analysis.bpm.distribution`
+   and `audio_features`), progress through `on_progress(message)`.
 """
 
 from __future__ import annotations
@@ -36,9 +41,17 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
+from dj.enrichment.audio_features import (
+    FEATURES,
+    AudioFeaturesReport,
+    calls_needed,
+    failure_reason,
+    fetch_audio_features,
+)
 from dj.enrichment.cache import EnrichmentCache
 from dj.enrichment.common import Pacer, js_round
 from dj.enrichment.deezer import (
+    MAX_VALID_BPM,
     QUOTA_CALLS,
     QUOTA_WINDOW,
     BPMEnrichment,
@@ -64,6 +77,9 @@ __all__ = [
     "FetchPlan",
     "SpotifyReadError",
     "analyze_playlist",
+    "audio_features_summary",
+    "bpm_distribution",
+    "feature_distribution",
     "plan_fetches",
 ]
 
@@ -80,6 +96,10 @@ KV_PER_DEEZER_TRACK = 1
 KV_PER_MUSICBRAINZ_TRACK = 2
 KV_PER_LASTFM_TRACK = 3
 KV_PER_ARTIST = 2
+BPM_BUCKET = 10
+"""Width of the tempo histogram's buckets (BPM); edges are multiples of it."""
+FEATURE_BUCKETS = 5
+"""Buckets of the 0-1 audio features' histograms (0.2 wide)."""
 
 MESSAGE_ENRICHED = "Use get_playlist_tracks for track details."
 MESSAGE_PLAIN = (
@@ -105,13 +125,45 @@ class Stat(BaseModel):
     sample_size: int
 
 
+class Bucket(BaseModel):
+    """One bar of a histogram: `count` values in [min, max) (the last bucket includes max)."""
+
+    min: Number
+    max: Number
+    count: int
+
+
+class BPMStat(Stat):
+    distribution: list[Bucket] = Field(
+        description=(
+            "Tracks per 10-BPM bucket (edges at multiples of 10; the 210-220 bucket includes "
+            "220), from the lowest to the highest non-empty bucket, empty ones in between."
+        )
+    )
+
+
 class DeezerAnalysis(BaseModel):
     source: Literal["deezer"] = "deezer"
     total_checked: int = Field(description="Tracks with a cached Deezer answer or a lookup tried.")
     tracks_found: int = Field(description="Tracks Deezer knows (cached or fetched).")
-    bpm: Stat | None = Field(None, description="BPM over values in 45-220 only.")
+    bpm: BPMStat | None = Field(None, description="BPM over values in 45-220 only.")
     rank: Stat | None = None
     gain: Stat | None = None
+
+
+class FeatureStat(BaseModel):
+    avg: float = Field(description="Mean over the sample, 0-1, two decimals.")
+    distribution: list[Bucket] = Field(description="Five 0.2-wide buckets from 0 to 1.")
+
+
+class AudioFeaturesAnalysis(BaseModel):
+    """Spotify's audio features (only apps with extended access created before 2024-11-27)."""
+
+    source: Literal["spotify"] = "spotify"
+    sample_size: int = Field(description="Tracks Spotify has audio features for.")
+    energy: FeatureStat
+    danceability: FeatureStat
+    valence: FeatureStat
 
 
 class CrowdTag(BaseModel):
@@ -158,6 +210,12 @@ class AnalysisResult(BaseModel):
     metadata_analysis: MetadataAnalysis
     deezer_analysis: DeezerAnalysis | None = None
     lastfm_analysis: LastFmAnalysis | None = None
+    audio_features: AudioFeaturesAnalysis | None = Field(
+        None, description="Energy, danceability and valence from Spotify; null when unavailable."
+    )
+    audio_features_unavailable: str | None = Field(
+        None, description="Why `audio_features` is null (a sentence), e.g. Spotify's 403."
+    )
     message: str
 
 
@@ -271,6 +329,63 @@ def _stat(values: list[float], *, decimals: int | None = None) -> Stat | None:
     )
 
 
+def bpm_distribution(values: Sequence[float]) -> list[Bucket]:
+    """Tracks per 10-BPM bucket over the valid BPMs (45-220; others are ignored).
+
+    Edges are multiples of 10 and a bucket holds [min, max), except the last possible one,
+    210-220, which also holds 220 (the top of the valid range). The list runs from the lowest
+    to the highest non-empty bucket; empty buckets in between are kept (count 0).
+    """
+    counts: Counter[int] = Counter()
+    top = int(MAX_VALID_BPM) // BPM_BUCKET - 1
+    for value in values:
+        if is_valid_bpm(value):
+            counts[min(int(value // BPM_BUCKET), top)] += 1
+    if not counts:
+        return []
+    return [
+        Bucket(min=i * BPM_BUCKET, max=(i + 1) * BPM_BUCKET, count=counts[i])
+        for i in range(min(counts), max(counts) + 1)
+    ]
+
+
+def feature_distribution(values: Sequence[float]) -> list[Bucket]:
+    """Five 0.2-wide buckets over 0-1 (1.0 falls in the last); values outside are ignored."""
+    counts = [0] * FEATURE_BUCKETS
+    for value in values:
+        if 0.0 <= value <= 1.0:
+            counts[min(int(value * FEATURE_BUCKETS), FEATURE_BUCKETS - 1)] += 1
+    width = 1 / FEATURE_BUCKETS
+    return [
+        Bucket(min=_num(round(i * width, 2)), max=_num(round((i + 1) * width, 2)), count=n)
+        for i, n in enumerate(counts)
+    ]
+
+
+def _feature(values: list[float]) -> FeatureStat:
+    return FeatureStat(
+        avg=round(sum(values) / len(values), 2), distribution=feature_distribution(values)
+    )
+
+
+def audio_features_summary(
+    tracks: Sequence[PlaylistTrack], report: AudioFeaturesReport | None
+) -> AudioFeaturesAnalysis | None:
+    """Averages and histograms of the tracks Spotify has features for (None: none)."""
+    if report is None:
+        return None
+    rows = [report.values[t.id] for t in tracks if t.id in report.values]
+    if not rows:
+        return None
+    columns = {name: [row[name] for row in rows] for name in FEATURES}
+    return AudioFeaturesAnalysis(
+        sample_size=len(rows),
+        energy=_feature(columns["energy"]),
+        danceability=_feature(columns["danceability"]),
+        valence=_feature(columns["valence"]),
+    )
+
+
 def metadata_stats(tracks: Sequence[PlaylistTrack]) -> MetadataAnalysis:
     count = len(tracks)
     avg_duration = sum(t.duration_ms for t in tracks) / count if count else 0.0
@@ -305,10 +420,14 @@ def deezer_summary(tracks: Sequence[PlaylistTrack], report: DeezerReport) -> Dee
     found = [v for v in values if v.found]
     if not found:
         return None
+    bpms = [v.bpm for v in values if v.bpm is not None and is_valid_bpm(v.bpm)]
+    bpm = _stat(bpms)
     return DeezerAnalysis(
         total_checked=report.checked,
         tracks_found=len(found),
-        bpm=_stat([v.bpm for v in values if v.bpm is not None and is_valid_bpm(v.bpm)]),
+        bpm=None
+        if bpm is None
+        else BPMStat(**bpm.model_dump(), distribution=bpm_distribution(bpms)),
         rank=_stat([float(v.rank) for v in values if v.rank is not None and v.rank > 0]),
         gain=_stat([v.gain for v in values if v.gain is not None], decimals=1),
     )
@@ -406,7 +525,9 @@ class _Run:
     deps: AnalysisDeps
     tracks: list[PlaylistTrack]
     notify: Callable[[str], Awaitable[None]]
+    token: str = ""
     deadline_at: float = 0.0
+    features: AudioFeaturesReport | None = None
     deezer: DeezerReport = field(default_factory=DeezerReport)
     lastfm: LastFmReport | None = None
     plan: FetchPlan | None = None
@@ -452,17 +573,23 @@ class _Run:
         lastfm_need = [
             t for t in tracks if lastfm_entries.get(t.id) and lastfm_entries[t.id].needs_fetch
         ]
+        spotify_calls = calls_needed(len(tracks))
         plan = plan_fetches(
             deezer_need,
             lastfm_need if lastfm else [],
-            subrequests_remaining=deps.subrequests.remaining if deps.subrequests else None,
+            subrequests_remaining=(
+                max(0, deps.subrequests.remaining - spotify_calls) if deps.subrequests else None
+            ),
             kv_remaining=deps.kv_budget.remaining if deps.kv_budget else None,
         )
         self.plan = plan
         if lastfm is not None:
             await lastfm.read_corrections(plan.lastfm)  # all KV reads before the first call
         self.deadline_at = deps.clock() + deps.deadline
-        phases: list[Awaitable[None]] = [self._deezer(deezer, deezer_entries, plan)]
+        phases: list[Awaitable[None]] = [
+            self._audio_features(),
+            self._deezer(deezer, deezer_entries, plan),
+        ]
         if lastfm is not None:
             self.lastfm = LastFmReport()
             phases.append(self._lastfm(lastfm, lastfm_entries, plan))
@@ -471,7 +598,24 @@ class _Run:
             "deezer": deezer.deezer.calls,
             "musicbrainz": deezer.musicbrainz.calls,
             "lastfm": lastfm.client.calls if lastfm else 0,
+            "spotify_audio_features": self.features.calls if self.features else 0,
         }
+
+    async def _audio_features(self) -> None:
+        from dj.spotify import SpotifyClient  # loaded by the Spotify routes anyway
+
+        deps = self.deps
+        client = SpotifyClient(deps.upstreams, self.token, http=deps.http)
+        try:
+            self.features = await asyncio.wait_for(
+                fetch_audio_features(client, [t.id for t in self.tracks]), self.remaining()
+            )
+        except TimeoutError:
+            self.features = AudioFeaturesReport(unavailable=failure_reason(None, "timeout"))
+            self._warn("audio features hit the analysis deadline")
+        except Exception as exc:
+            self.features = AudioFeaturesReport(unavailable=failure_reason(None, None))
+            self._warn("audio features failed", exc)
 
     async def _deezer(
         self, enricher: DeezerEnricher, entries: dict[str, Any], plan: FetchPlan
@@ -561,12 +705,13 @@ async def analyze_playlist(
     tracks = playlist.tracks
     await notify(f'Analyzing "{playlist.name}": {len(tracks)} tracks...')
     metadata = metadata_stats(tracks)
-    run = _Run(deps, tracks, notify)
+    run = _Run(deps, tracks, notify, token)
     if tracks:
         await run.enrich()
     metadata.top_genres = top_genres(tracks, run.lastfm)
     deezer = deezer_summary(tracks, run.deezer)
     lastfm = lastfm_summary(tracks, run.lastfm) if run.lastfm is not None else None
+    features = audio_features_summary(tracks, run.features)
     result = AnalysisResult(
         playlist_name=playlist.name,
         playlist_description=playlist.description,
@@ -575,6 +720,10 @@ async def analyze_playlist(
         metadata_analysis=metadata,
         deezer_analysis=deezer,
         lastfm_analysis=lastfm,
+        audio_features=features,
+        audio_features_unavailable=(
+            run.features.unavailable if features is None and run.features else None
+        ),
         message=summary_message(deezer, lastfm),
     )
     _log_summary(deps, run, playlist_id, started)
@@ -611,6 +760,7 @@ def _log_summary(deps: AnalysisDeps, run: _Run, playlist_id: str, started: float
             "timed_out": lf.timed_out,
         },
         calls=run.calls,
+        audio_features=None if run.features is None else run.features.unavailable or "ok",
         subrequests=deps.subrequests.count if deps.subrequests else None,
         kv_ops=deps.kv_budget.count if deps.kv_budget else None,
         kv_planned=run.plan.kv_needed if run.plan else None,

@@ -57,6 +57,8 @@ PLAYLIST_WRITE_BATCH = 100
 """Spotify's cap on URIs per add or remove request."""
 SEARCH_LIMIT = 10
 """Spotify's cap on search results per type for development-mode apps (2026)."""
+AUDIO_FEATURES_BATCH = 100
+"""Spotify's cap on ids per `GET /audio-features` request."""
 
 DETAILS_MAX = 1000
 
@@ -82,10 +84,17 @@ class BatchOutcome:
 class SpotifyClient:
     """Spotify calls on behalf of one user token (or none, for the accounts service)."""
 
-    def __init__(self, upstreams: Upstreams, token: str | None = None) -> None:
+    def __init__(
+        self,
+        upstreams: Upstreams,
+        token: str | None = None,
+        http: outbound.OutboundClient | None = None,
+    ) -> None:
         self.api = upstreams.spotify_api
         self.accounts = upstreams.spotify_accounts
         self.token = token
+        self.http = http
+        """The outbound client to call through (None: the current request's)."""
 
     @classmethod
     def for_request(cls, c: Context, token: str | None = None) -> SpotifyClient:
@@ -105,7 +114,8 @@ class SpotifyClient:
     ) -> outbound.FetchResult[Any]:
         """One Web API call with the user's token; `path` starts with `/`."""
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        return await outbound.fetch(
+        fetch = self.http.fetch if self.http is not None else outbound.fetch
+        return await fetch(
             service=API_SERVICE,
             lane=LANE,
             url=self.api + path,
@@ -178,6 +188,14 @@ class SpotifyClient:
             params={"q": query, "type": kind, "limit": min(limit, SEARCH_LIMIT)},
             model=SearchResult,
         )
+
+    async def audio_features(self, track_ids: Sequence[str]) -> outbound.FetchResult[Any]:
+        """`GET /audio-features?ids=` for at most 100 ids; the body is left to the caller.
+
+        Spotify answers 403 to apps created after 2024-11-27 (extended access only)."""
+        if not 0 < len(track_ids) <= AUDIO_FEATURES_BATCH:
+            raise ValueError(f"audio features take 1 to {AUDIO_FEATURES_BATCH} ids")
+        return await self.call("GET", "/audio-features", params={"ids": ",".join(track_ids)})
 
     # -- playlists --------------------------------------------------------------------------
 

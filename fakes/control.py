@@ -7,6 +7,7 @@ given with `--vars`:
 
     python -m fakes fault spotify --status 429 --retry-after 2 --path /v1/me/playlists --times 3
     python -m fakes fault deezer --drop
+    python -m fakes fault spotify --path audio_features --status 403   # a dev-mode app
     python -m fakes fault lastfm --malformed --times 5
     python -m fakes fault anthropic --stall 30          # Claude's stream stops halfway for 30 s
     python -m fakes claude --text "Scripted answer." --status 529 --drop-after 3

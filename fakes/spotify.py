@@ -12,7 +12,12 @@ One server answers both hosts: point the accounts base at `base_url` and the API
   Every method on the old `/playlists/{id}/tracks` answers **403 Forbidden** (what dev-mode
   apps observe), as do `POST /users/{id}/playlists`, `GET /users/{id}`, batch
   `GET /tracks?ids=`, `/artists?ids=`, `/albums?ids=`, `/artists/{id}/top-tracks`,
-  `/recommendations`, `/audio-features`, `/browse/...`.
+  `/recommendations`, `/browse/...`.
+- `GET /v1/audio-features?ids=` (up to 100 ids) and `/audio-features/{id}` answer as for an
+  app created before 2024-11-27 with extended access: features derived from the track id
+  (`audio_features_of`), `null` for an id the catalog does not know. Apps created after that
+  date get 403 Forbidden; `python -m fakes fault spotify --path audio_features --status 403`
+  (or `inject("audio_features", 403)`) makes the fake answer like one.
 - Playlists the user neither owns nor collaborates on: `GET /playlists/{id}` returns the
   metadata without `items`, and `GET /playlists/{id}/items` answers 403.
 - Track and album objects have no `popularity`/`available_markets`/`linked_from`;
@@ -58,6 +63,7 @@ SCOPES = (
     "playlist-read-collaborative user-modify-playback-state streaming"
 )
 OPEN = "https://open.spotify.com"
+AUDIO_FEATURES_MAX_IDS = 100
 
 
 @dataclass
@@ -322,8 +328,8 @@ class FakeSpotify(FakeServer):
         r("GET", "/v1/artists/{aid}/top-tracks", g(self._removed), "removed")
         r("GET", "/v1/artists/{aid}/related-artists", g(self._removed), "removed")
         r("GET", "/v1/recommendations", g(self._removed), "removed")
-        r("GET", "/v1/audio-features", g(self._removed), "removed")
-        r("GET", "/v1/audio-features/{tid}", g(self._removed), "removed")
+        r("GET", "/v1/audio-features", g(self._audio_features), "audio_features")
+        r("GET", "/v1/audio-features/{tid}", g(self._audio_feature), "audio_features")
         r("GET", "/v1/browse/{rest}", g(self._removed), "removed")
         r("GET", "/v1/tracks/{tid}", g(self._get_track), "track")
         r("GET", "/v1/artists/{aid}", g(self._get_artist), "artist")
@@ -818,6 +824,28 @@ class FakeSpotify(FakeServer):
         if t is None:
             return self.error_body(404, "Resource not found")
         return FakeResponse.json(self.track_json(t))
+
+    def _audio_features(self, request: FakeRequest, info: TokenInfo) -> FakeResponse:
+        ids = [i for i in (request.q("ids") or "").split(",") if i]
+        if not ids:
+            return self.error_body(400, "invalid request")
+        if len(ids) > AUDIO_FEATURES_MAX_IDS:
+            return self.error_body(400, "too many ids requested")
+        if not all(is_spotify_id(i) for i in ids):
+            return self.error_body(400, "invalid id")
+        found = [self.catalog.track(i) for i in ids]
+        return FakeResponse.json(
+            {"audio_features": [audio_features_of(t) if t else None for t in found]}
+        )
+
+    def _audio_feature(self, request: FakeRequest, info: TokenInfo) -> FakeResponse:
+        tid = request.params["tid"]
+        if not is_spotify_id(tid):
+            return self.error_body(400, "invalid id")
+        t = self.catalog.track(tid)
+        if t is None:
+            return self.error_body(404, "analysis not found")
+        return FakeResponse.json(audio_features_of(t))
 
     def _get_artist(self, request: FakeRequest, info: TokenInfo) -> FakeResponse:
         aid = request.params["aid"]
@@ -1375,3 +1403,39 @@ def search_tracks(cat: Catalog, q: str) -> list[Track]:
                 seen.add(t.id)
                 found.append(t)
     return found
+
+
+def _unit(seed: str) -> float:
+    """A number in [0, 1) derived from `seed` (three decimals, as Spotify sends them)."""
+    digest = hashlib.sha256(seed.encode("utf-8")).digest()
+    return int.from_bytes(digest[:4], "big") % 1000 / 1000
+
+
+def audio_features_of(track: Track) -> dict[str, Any]:
+    """The audio-features object of a catalog track, derived from its id (deterministic).
+
+    Energy, danceability and valence are spread over 0-1; the tempo is the track's catalog
+    BPM (the one Deezer reports) when it has one.
+    """
+    tid = track.id
+    tempo = track.bpm if track.bpm > 0 else 60 + _unit(f"{tid}:tempo") * 120
+    return {
+        "acousticness": _unit(f"{tid}:acousticness"),
+        "analysis_url": f"https://api.spotify.com/v1/audio-analysis/{tid}",
+        "danceability": _unit(f"{tid}:danceability"),
+        "duration_ms": track.duration_ms,
+        "energy": _unit(f"{tid}:energy"),
+        "id": tid,
+        "instrumentalness": _unit(f"{tid}:instrumentalness"),
+        "key": int(_unit(f"{tid}:key") * 12),
+        "liveness": _unit(f"{tid}:liveness"),
+        "loudness": round(-20 + _unit(f"{tid}:loudness") * 18, 3),
+        "mode": int(_unit(f"{tid}:mode") * 2),
+        "speechiness": _unit(f"{tid}:speechiness"),
+        "tempo": round(tempo, 3),
+        "time_signature": 4,
+        "track_href": f"https://api.spotify.com/v1/tracks/{tid}",
+        "type": "audio_features",
+        "uri": track.uri,
+        "valence": _unit(f"{tid}:valence"),
+    }

@@ -5,7 +5,8 @@ Not in the TypeScript worker (there the analysis was reachable only as Claude's
 answer is the tool's `AnalysisResult`. Spotify's refusals pass through (401, 403, 404, 429);
 any other refusal (a 4xx: an id Spotify rejects, say) is the client's 400; Spotify failing
 is a 502 (5xx, dropped connection, an answer that is not a playlist), 504 (no answer in
-time) or 503 (the request's subrequests ran out). Deezer and Last.fm never fail the request.
+time) or 503 (the request's subrequests ran out). Deezer, Last.fm and Spotify's audio
+features never fail the request.
 """
 
 from __future__ import annotations
@@ -51,11 +52,15 @@ _PASSTHROUGH = {
         503: ErrorBody,
         504: ErrorBody,
     },
-    summary="Analyse a playlist (metadata, Deezer BPM/rank/gain, Last.fm tags)",
+    summary="Analyse a playlist (metadata, Deezer BPM/rank/gain, Last.fm tags, audio features)",
     description=(
-        "Up to the first 100 tracks: duration, explicit share, release years; BPM, rank and "
-        "gain from Deezer; crowd tags, listeners and similar tracks from Last.fm. Enrichment "
-        "is cached and best effort: a failing Deezer or Last.fm leaves its section null."
+        "Up to the first 100 tracks: duration, explicit share, release years; BPM (with a "
+        "10-BPM tempo histogram), rank and gain from Deezer; crowd tags, listeners and similar "
+        "tracks from Last.fm; energy, danceability and valence from Spotify's audio features "
+        "where the app still has them. Enrichment is cached and best effort: a failing "
+        "Deezer or Last.fm leaves its section null; without audio features (Spotify answers "
+        "403 to apps created after 2024-11-27) `audio_features` is null and "
+        "`audio_features_unavailable` says why."
     ),
     operation_id="analyzePlaylist",
 )

@@ -31,7 +31,7 @@ class Headers:
             self._lower: list[str] = []
             return
         if isinstance(items, Headers):
-            self._items = list(items._items)
+            self._items = items.items()  # a copy (and a lazy subclass loads first)
             self._lower = list(items._lower)
             return
         pairs = items.items() if isinstance(items, dict) else items

@@ -162,11 +162,81 @@ def _js_request(raw: Any) -> Any:
     return getattr(raw, "js_object", raw)
 
 
+class _JsRequestHeaders(Headers):
+    """A request's headers, read from its JS `Headers` when asked for.
+
+    A request's path looks at a few headers by name (content type and length, authorization,
+    origin): each is one `Headers.get` across the FFI. Converting them all costs about as much
+    as a dozen lookups, so it happens only when something iterates or changes them. The JS
+    `Headers` already joins repeated request headers with ", ", as the full conversion does.
+    """
+
+    __slots__ = ("_js",)
+
+    def __init__(self, js_headers: Any) -> None:
+        self._js = js_headers
+
+    def _load(self) -> None:
+        if not hasattr(self, "_items"):
+            # one FFI call: [name, value] pairs, names lowercased and sorted by the iterator
+            entries = _array_from(self._js).to_py()
+            self._items = [(name, value) for name, value in entries]
+            self._lower = [name for name, _ in entries]
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        if hasattr(self, "_items"):
+            return super().get(name, default)
+        value = self._js.get(name)
+        return default if value is None or value is jsnull else value
+
+    def __contains__(self, name: object) -> bool:
+        if hasattr(self, "_items"):
+            return super().__contains__(name)
+        return isinstance(name, str) and bool(self._js.has(name))
+
+    def get_all(self, name: str) -> list[str]:
+        self._load()
+        return super().get_all(name)
+
+    def set(self, name: str, value: str) -> None:
+        self._load()
+        super().set(name, value)
+
+    def setdefault(self, name: str, value: str) -> None:
+        self._load()
+        super().setdefault(name, value)
+
+    def add(self, name: str, value: str) -> None:
+        self._load()
+        super().add(name, value)
+
+    def add_missing(self, defaults: list[tuple[str, str, str]]) -> None:
+        self._load()
+        super().add_missing(defaults)
+
+    def delete(self, name: str) -> None:
+        self._load()
+        super().delete(name)
+
+    def items(self) -> list[tuple[str, str]]:
+        self._load()
+        return super().items()
+
+    def __iter__(self) -> Any:
+        self._load()
+        return super().__iter__()
+
+    def __len__(self) -> int:
+        self._load()
+        return super().__len__()
+
+    def __repr__(self) -> str:
+        self._load()
+        return super().__repr__()
+
+
 def _request_from_js(js_request: Any, raw: Any) -> Request:
-    # One FFI call turns the JS Headers into lists of str (names come lowercased and sorted
-    # from the Headers iterator), instead of two proxy reads per header.
-    entries = _array_from(js_request.headers).to_py()
-    headers = Headers.from_pairs([(k, v) for k, v in entries], [k for k, _ in entries])
+    headers = _JsRequestHeaders(js_request.headers)
 
     async def read() -> bytes:
         buffer = await js_request.arrayBuffer()

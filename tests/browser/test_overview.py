@@ -18,7 +18,8 @@ def test_the_overview_shows_playlists_charts_and_now_playing(web: Web) -> None:
     page = web.page
     page.get_by_role("button", name="Deep Focus").click()
     page.get_by_role("button", name="Analyse playlist").click()
-    expect(page.locator("figure svg")).to_have_count(4)
+    # tempo, loudness, energy/danceability/valence (averages + three spreads), decades, tags
+    expect(page.locator("figure svg")).to_have_count(8)
     expect(
         page.get_by_role("contentinfo", name="Now playing").locator(".np-title")
     ).not_to_have_text("Nothing is playing")

@@ -61,7 +61,9 @@ async def test_cold_analysis_reports_every_section(world: World) -> None:
     assert result.message.startswith("Enriched with Deezer (BPM, rank, gain) + Last.fm")
     assert progress[-1] == f'Analysis complete for "{PLAYLIST_100}"!'
     assert any(p.startswith("Enriched 10/") for p in progress)
-    assert world.fakes.count("spotify") == 1  # the embedded page holds all 100 entries
+    # the embedded page holds all 100 entries; one more call for the audio features
+    assert world.fakes.count("spotify") == 2
+    assert len(world.fakes.spotify.calls_to("audio_features")) == 1
 
 
 async def test_warm_analysis_makes_no_enrichment_call_and_reports_the_same(world: World) -> None:
@@ -201,8 +203,9 @@ async def test_a_small_subrequest_budget_shrinks_the_batches(world: World) -> No
     result = await analyze_playlist(PLAYLIST_ID, TOKEN, deps)
     assert deps.subrequests is not None and deps.subrequests.count <= 81
     assert _enrichment_calls(world) + world.fakes.count("spotify") <= 81
-    assert result.deezer_analysis is not None and result.deezer_analysis.total_checked == 35
-    # 80 remaining: Deezer ⌊70/2⌋ = 35 tracks, Last.fm ⌊(80 - 35 - 5)/4⌋ = 10 tracks.
+    assert result.deezer_analysis is not None and result.deezer_analysis.total_checked == 34
+    # 80 remaining, 1 kept for the audio features: Deezer ⌊69/2⌋ = 34 tracks,
+    # Last.fm ⌊(79 - 34 - 5)/4⌋ = 10 tracks.
     assert result.lastfm_analysis is not None and result.lastfm_analysis.sample_size <= 10
 
 

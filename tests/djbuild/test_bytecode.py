@@ -115,3 +115,25 @@ def test_bytecode_can_be_turned_off_per_build_and_refuses_unknown_modes(
     assert "pyc" not in (tmp_path / "dist" / "wrangler.toml").read_text()
     with pytest.raises(BuildError, match="bytecode must be one of"):
         build_project(_project(make_project, "bad", mode="yes"), tmp_path / "bad")
+
+
+def test_all_ships_the_vendored_packages_as_bytecode_too(
+    make_project: Project, tmp_path: Path
+) -> None:
+    out = tmp_path / "dist"
+    build_project(_project(make_project, uuid.uuid4().hex, mode="all"), out)
+    vendored = out / "python_modules"
+    assert (vendored / "pydantic" / "main.pyc").is_file()
+    assert not list(vendored.rglob("*.py"))
+    assert any((vendored / "pydantic_core").glob("*.so"))  # native files stay as they are
+    wrangler = (out / "wrangler.toml").read_text()
+    assert "[python_modules]" in wrangler and "exclude = []" in wrangler
+
+    report = deploy_dist(out, dry_run=True, echo=False)
+    manifest = json.loads((out / "manifest.json").read_text())
+    uploaded = manifest["totals"]["bytes"] / 1024
+    assert report.upload_kib is not None and abs(report.upload_kib - uploaded) / uploaded < 0.02
+
+    with LocalHost(out, in_memory=True) as host:
+        with urllib.request.urlopen(host.url + "/api/where", timeout=30) as response:
+            assert response.status == 200

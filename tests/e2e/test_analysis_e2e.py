@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fakes.base import RecordedCall
 from fakes.catalog import CATALOG, PLAYLIST_100, Playlist, PlaylistEntry, spotify_id
-from fakes.spotify import DEV_TOKEN
+from fakes.spotify import DEV_TOKEN, audio_features_of
 from tests.e2e.conftest import DJ
 
 AUTH = {"Authorization": f"Bearer {DEV_TOKEN}"}
@@ -59,6 +59,9 @@ def test_cold_then_warm_analysis_of_100_tracks(dj: DJ) -> None:
     assert cold["deezer_analysis"]["bpm"]["sample_size"] > 50
     assert cold["lastfm_analysis"]["sample_size"] > 90
     assert cold["metadata_analysis"]["top_genres"]
+    bpm = cold["deezer_analysis"]["bpm"]
+    assert sum(b["count"] for b in bpm["distribution"]) == bpm["sample_size"]
+    assert cold["audio_features"]["sample_size"] == 100
     counts = {name: len(calls) for name, calls in cold_calls.items()}
     assert counts["deezer"] >= 90 and counts["lastfm"] >= 400 and counts["musicbrainz"] >= 10
     assert sum(counts.values()) <= 950  # the subrequest budget
@@ -76,8 +79,49 @@ def test_cold_then_warm_analysis_of_100_tracks(dj: DJ) -> None:
         "lastfm": 0,
         "musicbrainz": 0,
     }
-    for section in ("metadata_analysis", "deezer_analysis", "lastfm_analysis", "message"):
+    for section in (
+        "metadata_analysis",
+        "deezer_analysis",
+        "lastfm_analysis",
+        "audio_features",
+        "message",
+    ):
         assert warm[section] == cold[section], section
+
+
+def test_the_tempo_histogram_and_audio_features_over_the_real_host(dj: DJ) -> None:
+    # Tracks of the 100-track playlist: audio features are never cached, and the histogram is
+    # the same whether Deezer's answers come from KV or not.
+    tracks = CATALOG.tracks[0:12]
+    pid = _playlist(dj, "charts", 0, 12)
+    result = _analysis(dj, pid)
+    bpm = result["deezer_analysis"]["bpm"]
+    buckets = bpm["distribution"]
+    assert buckets and all(b["max"] - b["min"] == 10 and b["min"] % 10 == 0 for b in buckets)
+    assert [b["min"] for b in buckets] == list(range(buckets[0]["min"], buckets[-1]["max"], 10))
+    assert sum(b["count"] for b in buckets) == bpm["sample_size"]
+    assert buckets[0]["min"] <= bpm["range"]["min"] and bpm["range"]["max"] <= buckets[-1]["max"]
+    features = result["audio_features"]
+    assert features["source"] == "spotify" and features["sample_size"] == len(tracks)
+    expected = sum(audio_features_of(t)["valence"] for t in tracks) / len(tracks)
+    assert features["valence"]["avg"] == round(expected, 2)
+    for name in ("energy", "danceability", "valence"):
+        assert [b["min"] for b in features[name]["distribution"]] == [0, 0.2, 0.4, 0.6, 0.8]
+        assert sum(b["count"] for b in features[name]["distribution"]) == len(tracks)
+    assert result["audio_features_unavailable"] is None
+    (call,) = dj.fakes.spotify.calls_to("audio_features")
+    assert call.q("ids") == ",".join(t.id for t in tracks)
+
+
+def test_a_dev_mode_403_for_audio_features_still_gives_the_analysis(dj: DJ) -> None:
+    pid = _playlist(dj, "no audio features", 12, 24)
+    dj.fakes.spotify.inject("audio_features", 403)
+    result = _analysis(dj, pid)
+    assert result["audio_features"] is None
+    assert "403" in result["audio_features_unavailable"]
+    assert result["deezer_analysis"]["bpm"]["distribution"]
+    assert result["lastfm_analysis"] is not None
+    assert len(dj.fakes.spotify.calls_to("audio_features")) == 1
 
 
 def test_deezer_500s_still_give_an_analysis_without_deezer(dj: DJ) -> None:

@@ -213,7 +213,6 @@ def test_old_tracks_paths_and_batch_lookups_are_forbidden(
         ("GET", f"/artists?ids={ids}"),
         ("POST", "/users/fakeuser/playlists"),
         ("GET", "/recommendations"),
-        ("GET", f"/audio-features/{CATALOG.tracks[0].id}"),
     ]:
         r = client.request(method, f"{spotify.api}{path}", headers=bearer(), json={})
         assert r.status_code == 403, path

@@ -1,7 +1,7 @@
 // The user's playlists, one playlist's tracks, and its analysis (with charts).
 
 import { api } from "../api.js";
-import { barChart, decades, rangeChart } from "../charts.js";
+import { barChart, decades, histogram, rangeChart } from "../charts.js";
 import { clear, formatTime, h, tile } from "../dom.js";
 
 export function playlistsView(app) {
@@ -139,12 +139,22 @@ export function renderAnalysis(box, a, dates) {
   const deezer = a.deezer_analysis;
   const lastfm = a.lastfm_analysis;
   const charts = [];
-  if (deezer?.bpm) {
+  const bpm = deezer?.bpm;
+  if (bpm) {
     charts.push(
       figure(
-        `Tempo (BPM, ${deezer.bpm.sample_size} tracks)`,
-        rangeChart("Tempo", { ...deezer.bpm.range, avg: deezer.bpm.avg }, { from: 40, to: 220 }),
+        `Tempo (BPM, ${bpm.sample_size} tracks, average ${bpm.avg})`,
+        bpm.distribution?.length
+          ? histogram("Tempo distribution", bpm.distribution, { name: (b) => `${b.min}–${b.max} BPM` })
+          : rangeChart("Tempo", { ...bpm.range, avg: bpm.avg }, { from: 40, to: 220 }),
       ),
+    );
+  }
+  if (a.audio_features) {
+    charts.push(audioFeatures(a.audio_features));
+  } else if (a.audio_features_unavailable) {
+    charts.push(
+      h("p", { class: "card note" }, `Energy, danceability and valence are not shown. ${a.audio_features_unavailable}`),
     );
   }
   if (deezer?.gain) {
@@ -173,11 +183,41 @@ export function renderAnalysis(box, a, dates) {
       fact("Genres", (meta.top_genres || []).slice(0, 5).join(", ") || "—"),
     ),
     h("div", { class: "charts" }, charts),
-    h(
-      "p",
-      { class: "muted small" },
-      "Energy, danceability and valence are not shown: Spotify no longer provides audio features, and the API does not report them.",
-    ),
+  );
+}
+
+const FEATURES = [
+  ["energy", "Energy"],
+  ["danceability", "Danceability"],
+  ["valence", "Valence"],
+];
+
+// Averages as bars on a 0–100% scale, then each feature's spread in five buckets.
+function audioFeatures(f) {
+  const percent = (v) => `${Math.round(v * 100)}%`;
+  const averages = FEATURES.map(([key, label]) => ({ label, value: f[key].avg }));
+  return figure(
+    `Energy, danceability and valence (Spotify, ${f.sample_size} tracks)`,
+    [
+      barChart("Audio feature averages", averages, { max: 1, format: percent }),
+      h(
+        "div",
+        { class: "minis" },
+        FEATURES.map(([key, label]) =>
+          h(
+            "div",
+            { class: "mini" },
+            h("small", { "aria-hidden": "true" }, label),
+            histogram(`${label} distribution`, f[key].distribution, {
+              width: 120,
+              height: 84,
+              ends: true,
+              name: (b) => `${label.toLowerCase()} ${b.min}–${b.max}`,
+            }),
+          ),
+        ),
+      ),
+    ],
   );
 }
 
