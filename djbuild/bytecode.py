@@ -50,25 +50,33 @@ def _key(source: bytes, shown: str) -> str:
     return digest.hexdigest()
 
 
+def _cache_dir(rel: str) -> Path:
+    """Vendored packages' bytecode is kept with the vendored packages (it is made once per
+    package version, like them); the project's in a cache of its own."""
+    if rel.startswith("python_modules/"):
+        return vendor.cache_root() / "vendor" / "bytecode"
+    return vendor.cache_root() / "bytecode"
+
+
 def compile_sources(sources: dict[str, bytes], *, compile_missing: bool = True) -> dict[str, bytes]:
     """Bytecode for each dist-relative `.py` path in `sources`, from the cache where it can.
 
     With `compile_missing=False` (`djbuild dev`'s rebuilds, which must not wait for Pyodide
     to start) only cached bytecode is returned: the caller ships the other sources as they are."""
-    cache = vendor.cache_root() / "bytecode"
     out: dict[str, bytes] = {}
     missing: dict[str, str] = {}  # rel -> cache key
     for rel, source in sources.items():
         key = _key(source, shown_path(rel))
-        cached = cache / f"{key}.pyc"
+        cached = _cache_dir(rel) / f"{key}.pyc"
         if cached.exists():
             out[rel] = cached.read_bytes()
         else:
             missing[rel] = key
     if missing and compile_missing:
         compiled = _compile_in_pyodide({rel: sources[rel] for rel in missing})
-        cache.mkdir(parents=True, exist_ok=True)
         for rel, data in compiled.items():
+            cache = _cache_dir(rel)
+            cache.mkdir(parents=True, exist_ok=True)
             part = cache / f"{missing[rel]}.pyc.part"
             part.write_bytes(data)
             part.replace(cache / f"{missing[rel]}.pyc")

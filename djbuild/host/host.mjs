@@ -1060,7 +1060,9 @@ async function bootIsolate(boot) {
   // The `workers` SDK: from compatibility date 2026-04-21 (enable_python_external_sdk) workerd
   // no longer ships it and the bundle must vendor it in python_modules/; before that date the
   // runtime provides it behind any vendored copy. Mirror both cases.
-  const vendoredSdk = hasVendored && fs.existsSync(path.join(vendored, 'workers', '__init__.py'));
+  const vendoredSdk =
+    hasVendored &&
+    ['__init__.py', '__init__.pyc'].some((name) => fs.existsSync(path.join(vendored, 'workers', name)));
   const sitePackages = pyodide.runPython(
     'import sysconfig; sysconfig.get_paths()["purelib"]',
   );

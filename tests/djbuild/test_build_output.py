@@ -37,11 +37,11 @@ def test_dist_has_the_deployable_layout(dist: Path) -> None:
     assert (dist / "wrangler.toml").is_file()
     assert (dist / "openapi.json").is_file()
     assert (dist / "manifest.json").is_file()
-    assert (dist / "python_modules" / "pydantic" / "__init__.py").is_file()
+    assert (dist / "python_modules" / "pydantic" / "__init__.pyc").is_file()
     # python_modules must sit beside src/, never inside the module root (wrangler rejects it)
     assert not (dist / "src" / "python_modules").exists()
     # from compatibility date 2026-04-21 the platform no longer ships the workers SDK
-    assert (dist / "python_modules" / "workers" / "__init__.py").is_file()
+    assert (dist / "python_modules" / "workers" / "__init__.pyc").is_file()
 
 
 def test_entry_is_a_worker_entrypoint_dispatching_into_the_runtime(dist: Path) -> None:
@@ -53,7 +53,7 @@ def test_entry_is_a_worker_entrypoint_dispatching_into_the_runtime(dist: Path) -
 
 def test_only_modules_the_entry_reaches_are_bundled(dist: Path) -> None:
     src = {p.relative_to(dist / "src").as_posix() for p in (dist / "src").rglob("*.py*")}
-    assert "runtime/app.pyc" in src and "routes/app.pyc" in src  # the project ships bytecode
+    assert "runtime/app.pyc" in src and "routes/app.pyc" in src  # the DJ API ships bytecode
     assert not {"runtime/testing.pyc", "runtime/testing/__init__.pyc"} & src  # test helpers
     assert not any(p.startswith(("djbuild/", "tests/", "bench/")) for p in src)
 
@@ -145,10 +145,10 @@ def test_manifest_lists_every_file_with_size_hash_origin_and_importers(dist: Pat
     assert files["src/runtime/app.pyc"]["origin"] == "runtime"
     assert files["src/routes/app.pyc"]["origin"] == "app"
     assert files["src/routes/app.pyc"]["importedBy"] == ["entry:6"]
-    assert files["python_modules/pydantic/main.py"]["origin"].startswith("vendor:pydantic==")
+    assert files["python_modules/pydantic/main.pyc"]["origin"].startswith("vendor:pydantic==")
     assert any(
         i.startswith("routes.") or i.startswith("runtime.")
-        for i in files["python_modules/pydantic/__init__.py"]["importedBy"]
+        for i in files["python_modules/pydantic/__init__.pyc"]["importedBy"]
     )
     assert len(manifest["bundleHash"]) == 64
 
