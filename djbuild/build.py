@@ -550,12 +550,7 @@ def _write_dist(
     to_compile: dict[str, tuple[bytes, str, str | None, list[str]]] = {}
 
     def put(rel: str, data: bytes, origin: str, module: str | None, imported_by: list[str]) -> None:
-        if rel.endswith(".py") and origin != "generated":
-            kind = "vendor" if origin.startswith("vendor:") else "project"
-            data = shrink_cached(data, shrink_dirs[kind])
-            if _ships_as_bytecode(cfg.bytecode, rel):
-                to_compile[rel] = (data, origin, module, imported_by)
-                return
+        """Bytes written as they are (sources go through `put_file`)."""
         write(rel, data)
         manifest.add(FileEntry.of(rel, data, origin, module, imported_by))
 
@@ -619,8 +614,7 @@ def _write_dist(
                 put(rel + "c", compiled[rel], origin, module, imported_by)
             else:  # not compiled: the (already shrunk) source as it is
                 manifest.partial = True
-                write(rel, source)
-                manifest.add(FileEntry.of(rel, source, origin, module, imported_by))
+                put(rel, source, origin, module, imported_by)
 
     for rel, (data, origin) in assets_output(cfg, doc).items():
         put(f"{ASSETS_DIR}/{rel}", data, origin, None, [])

@@ -13,6 +13,7 @@ import click
 
 from . import __version__
 from .build import BuildError, build_project
+from .config import BYTECODE_MODES
 
 ROOT_OPTION = click.option(
     "--root",
@@ -85,7 +86,7 @@ def main() -> None:
 )
 @click.option(
     "--bytecode",
-    type=click.Choice(["off", "project", "all"]),
+    type=click.Choice(BYTECODE_MODES),
     default=None,
     help="Ship modules as Python 3.14 bytecode: none, the project's, or the project's and the "
     "vendored packages' [default: [tool.djbuild] bytecode, else off].",

@@ -129,6 +129,14 @@ def import_main(name: str, cpu_now: Any = None, top: int = 10) -> list[Any]:
     heaviest self time first)]. `cpu_now` is the host's CPU clock in ms.
     """
     clock: Callable[[], float] = cpu_now if cpu_now is not None else time.process_time
+    module, timer, wall, cpu = _timed_import(name, clock)
+    global _startup
+    _startup = _Startup(timer, cpu)
+    return [module, wall, cpu, timer.top(top)]
+
+
+def _timed_import(name: str, clock: Callable[[], float]) -> tuple[Any, _ImportTimer, float, float]:
+    """Import `name` with every module's time recorded: (module, timer, wall ms, CPU ms)."""
     timer = _ImportTimer(clock)
     sys.meta_path.insert(0, timer)
     started = time.perf_counter()
@@ -137,10 +145,7 @@ def import_main(name: str, cpu_now: Any = None, top: int = 10) -> list[Any]:
         module = importlib.import_module(name)
     finally:
         sys.meta_path.remove(timer)
-    cpu = clock() - cpu_started
-    global _startup
-    _startup = _Startup(timer, cpu)
-    return [module, (time.perf_counter() - started) * 1000.0, cpu, timer.top(top)]
+    return module, timer, (time.perf_counter() - started) * 1000.0, clock() - cpu_started
 
 
 class _Startup:
@@ -219,16 +224,7 @@ def reload_main(name: str, purge: Any, cpu_now: Any = None, top: int = 10) -> li
     linecache.clearcache()
     for dropped in sorted(names, key=lambda n: -n.count(".")):
         _drop(dropped)
-    timer = _ImportTimer(clock)
-    sys.meta_path.insert(0, timer)
-    started = time.perf_counter()
-    cpu_started = clock()
-    try:
-        module = importlib.import_module(name)
-    finally:
-        sys.meta_path.remove(timer)
-    cpu = clock() - cpu_started
-    wall = (time.perf_counter() - started) * 1000.0
+    module, timer, wall, cpu = _timed_import(name, clock)
     if _startup is None:
         estimate, ranked = cpu, timer.top(top)
     else:
