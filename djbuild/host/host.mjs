@@ -422,7 +422,10 @@ class Assets {
     if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
       fail(`[assets] directory ${dir} does not exist; rebuild dist/ or fix wrangler.toml`);
     }
+    this.rootPath = dir;
     this.root = fs.realpathSync(dir);
+    this.stamp = null;
+    this.files = new Map();
     this.binding = config.binding ?? null;
     this.notFound = config.not_found_handling ?? 'none';
     const rwf = config.run_worker_first ?? false;
@@ -438,6 +441,61 @@ class Assets {
     return this.include.some((re) => re.test(pathname));
   }
 
+  // The asset files, as Cloudflare knows them: a manifest of URL path -> file, made when the
+  // host starts (Cloudflare's is made at upload) and again whenever the folder was replaced or
+  // changed at its top (djbuild dev swaps in a new dist/ on every rebuild). A request's lookup
+  // is then a Map lookup and one stat of the folder, not a realpath of every candidate.
+  manifest() {
+    let stamp;
+    try {
+      const st = fs.statSync(this.rootPath);
+      stamp = `${st.dev}:${st.ino}:${st.mtimeMs}`;
+    } catch {
+      stamp = 'missing';
+    }
+    if (stamp !== this.stamp) {
+      this.stamp = stamp;
+      this.files = this.scan();
+    }
+    return this.files;
+  }
+
+  scan() {
+    const files = new Map();
+    let root;
+    try {
+      root = fs.realpathSync(this.rootPath);
+    } catch {
+      return files;
+    }
+    this.root = root;
+    const walk = (dir, prefix) => {
+      let entries;
+      try {
+        entries = fs.readdirSync(dir, { withFileTypes: true });
+      } catch {
+        return;
+      }
+      for (const entry of entries) {
+        const full = path.join(dir, entry.name);
+        const url = `${prefix}/${entry.name}`;
+        if (entry.isDirectory()) {
+          walk(full, url);
+        } else if (entry.isFile()) {
+          files.set(url, full);
+        } else if (entry.isSymbolicLink()) {
+          // a link counts only when it names a file inside the folder
+          try {
+            const real = fs.realpathSync(full);
+            if (real.startsWith(root + path.sep) && fs.statSync(real).isFile()) files.set(url, real);
+          } catch {}
+        }
+      }
+    };
+    walk(root, '');
+    return files;
+  }
+
   // The file a URL path names, or null. Never anything outside the assets folder.
   resolve(rawPath) {
     let decoded;
@@ -448,27 +506,28 @@ class Assets {
     }
     if (!decoded.startsWith('/') || decoded.includes('\\') || decoded.includes('\0')) return null;
     if (decoded.split('/').some((seg) => seg === '..' || seg === '.')) return null;
-    const rel = decoded.slice(1);
-    const base = path.resolve(this.root, rel);
-    const candidates = decoded.endsWith('/')
-      ? [path.join(base, 'index.html')]
-      : [base, `${base}.html`, path.join(base, 'index.html')];
+    const clean = decoded.replace(/\/{2,}/g, '/');
+    const files = this.manifest();
+    const candidates = clean.endsWith('/')
+      ? [`${clean}index.html`]
+      : [clean, `${clean}.html`, `${clean}/index.html`];
     for (const candidate of candidates) {
-      let real;
-      try {
-        real = fs.realpathSync(candidate);
-        if (!fs.statSync(real).isFile()) continue;
-      } catch {
-        continue;
-      }
-      if (real === this.root || !real.startsWith(this.root + path.sep)) continue;
-      return real;
+      const file = files.get(candidate);
+      if (file !== undefined) return file;
     }
     return null;
   }
 
+  // The file's response, or null when it is gone since the manifest was made (which is then
+  // made again on the next lookup).
   async respond(file, request, status = 200) {
-    const stat = await fs.promises.stat(file);
+    let stat;
+    try {
+      stat = await fs.promises.stat(file);
+    } catch {
+      this.stamp = null;
+      return null;
+    }
     const etag = `"${stat.size.toString(16)}-${Math.floor(stat.mtimeMs).toString(16)}"`;
     const headers = new Headers({
       'content-type': CONTENT_TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream',
@@ -480,7 +539,14 @@ class Assets {
     }
     headers.set('content-length', String(stat.size));
     if (request.method === 'HEAD') return new Response(null, { status, headers });
-    return new Response(await fs.promises.readFile(file), { status, headers });
+    let data;
+    try {
+      data = await fs.promises.readFile(file);
+    } catch {
+      this.stamp = null;
+      return null;
+    }
+    return new Response(data, { status, headers });
   }
 
   // What Cloudflare serves for a miss when not_found_handling applies, or null.
@@ -502,7 +568,8 @@ class Assets {
     if (this.workerFirst(new URL(request.url).pathname) || this.workerFirst(pathname)) return null;
     if (request.method !== 'GET' && request.method !== 'HEAD') return null;
     const file = this.resolve(pathname);
-    if (file) return this.respond(file, request);
+    const found = file ? await this.respond(file, request) : null;
+    if (found) return found;
     if (request.headers.get('sec-fetch-mode') === 'navigate') return this.fallback(request);
     return null;
   }
@@ -517,7 +584,8 @@ class Assets {
           return new Response('Method Not Allowed', { status: 405 });
         }
         const file = assets.resolve(new URL(request.url).pathname);
-        if (file) return assets.respond(file, request);
+        const found = file ? await assets.respond(file, request) : null;
+        if (found) return found;
         return (await assets.fallback(request)) ?? new Response('Not Found', { status: 404 });
       }
     }
