@@ -7,6 +7,7 @@ Like Hono: a handler is `(context) -> Response`; middleware is
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from pydantic import BaseModel
@@ -52,6 +53,8 @@ class App(Router):
         self._table: RouteTable | None = None
         self._chain: Callable[[Context], Awaitable[Response]] | None = None
         self.logger = ServiceLogger("app")
+        self._env_source: Any = None
+        self._env = Env(None)
 
     # -- assembly ---------------------------------------------------------------------------
     def route(self, prefix: str, router: Router, *, include_in_schema: bool = True) -> App:
@@ -91,7 +94,12 @@ class App(Router):
         if self._table is None or self._chain is None:
             self._freeze()
         assert self._chain is not None
-        c = Context(request, env if isinstance(env, Env) else Env(env), platform, self.logger)
+        if not isinstance(env, Env):
+            # the platform hands over the same env object request after request
+            if env is not self._env_source:
+                self._env_source, self._env = env, Env(env)
+            env = self._env
+        c = Context(request, env, platform, self.logger)
         token = request_context.bind(c)
         try:
             try:
@@ -139,7 +147,16 @@ class App(Router):
                 405, "Method not allowed", headers={"Allow": allow}, allow=allow.split(", ")
             )
         c.route = route
-        await self._bind_inputs(c, route, raw_params)
+        if (
+            route.auth is None
+            and route.path_model is None
+            and route.query is None
+            and route.headers is None
+            and route.body is None
+        ):
+            c.params = raw_params  # nothing declared to validate
+        else:
+            await self._bind_inputs(c, route, raw_params)
         if route.stream is not None:
             from .sse import HEADERS, respond
 
@@ -182,7 +199,7 @@ def _link(
     mw: Middleware, nxt: Callable[[Context], Awaitable[Response]]
 ) -> Callable[[Context], Awaitable[Response]]:
     async def step(c: Context) -> Response:
-        return await mw(c, lambda: nxt(c))
+        return await mw(c, partial(nxt, c))
 
     return step
 

@@ -168,13 +168,21 @@ def dumps(data: Any) -> bytes:
     """JSON bytes for a response: pydantic models by alias, compact separators."""
     if isinstance(data, BaseModel):
         return data.model_dump_json(by_alias=True).encode()
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=_default).encode()
+    return _encode(data).encode()
 
 
 def _default(value: Any) -> Any:
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json", by_alias=True)
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+# One encoder for every response: `json.dumps` with options builds a new encoder per call.
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_default).encode
+
+
+_JSON_TYPE = ("Content-Type", "application/json")
+_JSON_TYPE_LOWER = "content-type"
 
 
 class Response:
@@ -199,6 +207,12 @@ class Response:
     def json(
         cls, data: Any, status: int = 200, headers: Headers | dict[str, str] | None = None
     ) -> Response:
+        if headers is None:  # the common case: one header, no copy of a header set
+            response = cls.__new__(cls)
+            response.status = status
+            response.headers = Headers.from_pairs([_JSON_TYPE], [_JSON_TYPE_LOWER])
+            response.body = dumps(data)
+            return response
         return cls(dumps(data), status, headers, media_type="application/json")
 
     @classmethod

@@ -36,10 +36,18 @@ def security_headers(
         else:
             headers[name] = value
     triples = [(name, name.lower(), value) for name, value in headers.items()]
+    pairs = [(name, value) for name, _, value in triples]
+    names = frozenset(low for _, low, _ in triples)
+    lows = [low for _, low, _ in triples]
 
     async def middleware(c: Context, nxt: Callable[[], Awaitable[Response]]) -> Response:
         response = await nxt()
-        response.headers.add_missing(triples)
+        got = response.headers
+        if names.isdisjoint(got._lower):  # the usual case: the response set none of them
+            got._items.extend(pairs)
+            got._lower.extend(lows)
+        else:
+            got.add_missing(triples)
         return response
 
     return middleware

@@ -171,28 +171,35 @@ class _JsRequestHeaders(Headers):
     `Headers` already joins repeated request headers with ", ", as the full conversion does.
     """
 
-    __slots__ = ("_js",)
+    __slots__ = ("_js", "_source")
 
-    def __init__(self, js_headers: Any) -> None:
-        self._js = js_headers
+    def __init__(self, js_request: Any) -> None:
+        self._source = js_request  # its `headers` is read across the FFI on first use
+        self._js: Any = None
+
+    def _headers(self) -> Any:
+        js = self._js
+        if js is None:
+            js = self._js = self._source.headers
+        return js
 
     def _load(self) -> None:
         if not hasattr(self, "_items"):
             # one FFI call: [name, value] pairs, names lowercased and sorted by the iterator
-            entries = _array_from(self._js).to_py()
+            entries = _array_from(self._headers()).to_py()
             self._items = [(name, value) for name, value in entries]
             self._lower = [name for name, _ in entries]
 
     def get(self, name: str, default: str | None = None) -> str | None:
         if hasattr(self, "_items"):
             return super().get(name, default)
-        value = self._js.get(name)
+        value = self._headers().get(name)
         return default if value is None or value is jsnull else value
 
     def __contains__(self, name: object) -> bool:
         if hasattr(self, "_items"):
             return super().__contains__(name)
-        return isinstance(name, str) and bool(self._js.has(name))
+        return isinstance(name, str) and bool(self._headers().has(name))
 
     def get_all(self, name: str) -> list[str]:
         self._load()
@@ -236,7 +243,7 @@ class _JsRequestHeaders(Headers):
 
 
 def _request_from_js(js_request: Any, raw: Any) -> Request:
-    headers = _JsRequestHeaders(js_request.headers)
+    headers = _JsRequestHeaders(js_request)
 
     async def read() -> bytes:
         buffer = await js_request.arrayBuffer()
@@ -251,6 +258,7 @@ _JsResponse = js.Response
 _object_from_entries = js.Object.fromEntries
 _undefined = js.undefined
 _NULL_BODY_STATUSES = frozenset((101, 204, 205, 304))
+_PER_REQUEST = PER_REQUEST_HEADERS  # the set itself: middleware adds names while assembling
 
 # JS ResponseInit objects by (status, header pairs), reused across requests: most responses of
 # an app carry one of a few header sets, and building the init is a Python-to-JS conversion of
@@ -276,10 +284,15 @@ def _response_init(status: int, pairs: tuple[tuple[str, str], ...]) -> Any:
 
 def _response_to_js(response: Response) -> Any:
     headers = response.headers
-    fixed: list[tuple[str, str]] = []
-    varying: list[tuple[str, str]] = []
-    for pair, low in zip(headers._items, headers._lower, strict=True):
-        (varying if low in PER_REQUEST_HEADERS else fixed).append(pair)
+    items, lower = headers._items, headers._lower
+    if _PER_REQUEST.isdisjoint(lower):
+        fixed = tuple(items)
+        varying = None
+    else:
+        fixed = tuple(
+            [pair for pair, low in zip(items, lower, strict=True) if low not in _PER_REQUEST]
+        )
+        varying = [pair for pair, low in zip(items, lower, strict=True) if low in _PER_REQUEST]
     body = response.body
     if response.status in _NULL_BODY_STATUSES:
         js_body = _undefined
@@ -287,7 +300,7 @@ def _response_to_js(response: Response) -> Any:
         js_body = to_js(body) if body else _undefined
     else:
         js_body = body  # a JS ReadableStream from a pipe
-    js_response = _JsResponse.new(js_body, _response_init(response.status, tuple(fixed)))
+    js_response = _JsResponse.new(js_body, _response_init(response.status, fixed))
     if varying:
         append = js_response.headers.append
         for name, value in varying:
