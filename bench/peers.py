@@ -327,7 +327,23 @@ def run_load(url: str, load: Load, concurrency: int, requests: int, seconds: flo
     return json.loads(out.stdout)
 
 
+WARMUP = 100  # bench/loadgen.py's unmeasured requests before each load
+
+
+def host_cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU seconds the host process has used so far (Linux), else None."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def run_worker(worker: Worker, requests: int, seconds: float) -> dict[str, Any]:
+    """Start the worker cold, then each load at each concurrency. Beside req/s and latency,
+    each load records the host process's CPU time per request (warm-up included): it does not
+    depend on how the two cores were shared with the load generator, so it is the steadier
+    figure on a busy machine."""
     assert worker.dist is not None
     host = LocalHost(worker.dist, in_memory=True, env_file=worker.env_file())
     try:
@@ -335,9 +351,13 @@ def run_worker(worker: Worker, requests: int, seconds: float) -> dict[str, Any]:
         result: dict[str, Any] = {"import_ms": host.import_ms}
         for load in worker.loads:
             for concurrency in CONCURRENCIES:
-                result[f"{load.label} c{concurrency}"] = run_load(
-                    url, load, concurrency, requests, seconds
-                )
+                before = host_cpu_seconds(host.pid)
+                figures = run_load(url, load, concurrency, requests, seconds)
+                after = host_cpu_seconds(host.pid)
+                if before is not None and after is not None:
+                    served = figures["requests"] + WARMUP
+                    figures["cpu_us"] = round((after - before) / served * 1e6, 1)
+                result[f"{load.label} c{concurrency}"] = figures
         return result
     finally:
         host.stop()
@@ -353,7 +373,8 @@ def median_of(rounds: list[dict[str, Any]]) -> dict[str, Any]:
             continue
         out[key] = {
             stat: round(statistics.median(r[key][stat] for r in rounds), 2)
-            for stat in ("rps", "p50_ms", "p99_ms", "errors", "requests")
+            for stat in ("rps", "p50_ms", "p99_ms", "errors", "requests", "cpu_us")
+            if all(stat in r[key] for r in rounds)
         }
     return out
 
@@ -374,6 +395,8 @@ def ratios(medians: dict[str, dict[str, Any]], base: str) -> dict[str, dict[str,
             if ref_key in ref and ref[ref_key]["rps"]:
                 row[f"{key} rps"] = round(value["rps"] / ref[ref_key]["rps"], 2)
                 row[f"{key} p99"] = round(value["p99_ms"] / max(ref[ref_key]["p99_ms"], 0.01), 2)
+                if "cpu_us" in value and ref[ref_key].get("cpu_us"):
+                    row[f"{key} cpu"] = round(value["cpu_us"] / ref[ref_key]["cpu_us"], 2)
         out[name] = row
     return out
 
@@ -402,10 +425,20 @@ def print_table(workers: list[Worker], medians: dict[str, dict[str, Any]]) -> No
                 cells.append("–")
         print(f"{w.title:<34} {m['import_ms']:7.0f}ms  " + "  ".join(f"{c:>24}" for c in cells))
     print("  cells: req/s (p50 / p99 ms), medians of the rounds")
+    print(f"\n{'host CPU per request':<34} {'':>9}  " + "  ".join(f"{c:>24}" for c in columns))
+    for w in workers:
+        m = medians[w.name]
+        cells = []
+        for col in columns:
+            key = col.replace("GET", w.loads[0].label) if w.name.startswith("dj") else col
+            cpu = m.get(key, {}).get("cpu_us")
+            cells.append(f"{cpu:9.0f} µs" if cpu is not None else "–")
+        print(f"{w.title:<34} {'':>9}  " + "  ".join(f"{c:>24}" for c in cells))
+    print("  cells: CPU time of the host process per request served (lower is better)")
 
 
 def print_ratios(title: str, table: dict[str, dict[str, float]]) -> None:
-    print(f"\nratios to {title} (req/s: higher is better; p99 and import: lower is better)")
+    print(f"\nratios to {title} (req/s: higher is better; p99, cpu and import: lower is better)")
     for name, row in table.items():
         text = ", ".join(f"{k} {v:.2f}" for k, v in row.items())
         print(f"  {name:<12} {text}")
