@@ -23,7 +23,7 @@ from . import buildcache, vendor
 from . import config as config_mod
 from .analysis.cache import SplitScanCache
 from .analysis.graph import Closure, Finding, Module, walk
-from .bytecode import BytecodeError, compile_sources
+from .bytecode import BytecodeError, Compiler, compile_sources, early_compiler
 from .manifest import FileEntry, Manifest, origin_of
 from .shrink import prefetch, shrink_cached, wait_for_prefetch
 from .walkcache import ListingResolver, Listings, scan_cache
@@ -139,6 +139,29 @@ def build_project(
     `compile_bytecode=False` ships a module whose bytecode is not cached yet as source
     (`djbuild dev`: a rebuild does not wait for Pyodide; see djbuild.bytecode).
     """
+    early: list[Compiler] = []  # the bytecode compiler started ahead of the write, if any
+    try:
+        return _build_project(
+            root, out_dir, early, app=app, write=write, openapi=openapi, measure=measure,
+            compile_bytecode=compile_bytecode, bytecode=bytecode,
+        )  # fmt: skip
+    finally:
+        for compiler in early:
+            compiler.close()  # unused (the build failed first, or found it all cached)
+
+
+def _build_project(
+    root: Path,
+    out_dir: Path | None,
+    early: list[Compiler],
+    *,
+    app: str | None,
+    write: bool,
+    openapi: bool,
+    measure: bool,
+    compile_bytecode: bool,
+    bytecode: str | None,
+) -> BuildResult:
     started = time.perf_counter()
     timings: dict[str, float] = {}
 
@@ -174,7 +197,12 @@ def build_project(
     the_app = load_app(cfg)
     # a cold build: the sources the app loaded start shrinking in worker processes now, while
     # the checks, the import walk and the OpenAPI document are done here
-    prefetch(_loaded_sources(cfg.root, loaded), vendor.cache_root() / "shrink")
+    sources = _loaded_sources(cfg.root, loaded)
+    prefetch(sources, vendor.cache_root() / "shrink")
+    if out is not None and compile_bytecode and cfg.bytecode != "off":
+        # and Pyodide boots for the bytecode, if some of the project's is not cached yet
+        compiler = early_compiler(cfg.root, sources, vendor.cache_root() / "shrink")
+        early += [compiler] if compiler else []
     problems = check_routes(the_app)
     if problems:
         raise BuildError(
@@ -208,7 +236,14 @@ def build_project(
     size_rows = None
     if out is not None:
         manifest = _write_dist(
-            cfg, out, closure, vendored, entry_source, doc, compile_bytecode=compile_bytecode
+            cfg,
+            out,
+            closure,
+            vendored,
+            entry_source,
+            doc,
+            compile_bytecode=compile_bytecode,
+            compiler=early[0] if early else None,
         )
         wait_for_prefetch()  # finished by now: reap them
         t = lap("write", t)
@@ -531,6 +566,7 @@ def _write_dist(
     doc: dict[str, Any],
     *,
     compile_bytecode: bool = True,
+    compiler: Compiler | None = None,
 ) -> Manifest:
     _check_out(out, cfg.root)
     final = out
@@ -606,6 +642,7 @@ def _write_dist(
             compiled = compile_sources(
                 {rel: item[0] for rel, item in to_compile.items()},
                 compile_missing=compile_bytecode,
+                compiler=compiler,
             )
         except BytecodeError as exc:
             raise BuildError(str(exc)) from None

@@ -226,6 +226,15 @@ def shrink_cached(data: bytes, cache: Path | None) -> bytes:
     return out
 
 
+def cached(data: bytes, cache: Path) -> bytes | None:
+    """The shrunk form of file bytes `data` if `cache` holds it already, else None."""
+    key = _key(data)
+    try:
+        return (cache / key[:2] / key[2:]).read_bytes()
+    except OSError:
+        return None
+
+
 def _store(cache: Path, data: bytes, out: bytes) -> None:
     key = _key(data)
     hit = cache / key[:2] / key[2:]

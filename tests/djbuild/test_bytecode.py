@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import threading
 import urllib.request
 import uuid
 from pathlib import Path
 
 import pytest
 
-from djbuild import bytecode
+from djbuild import bytecode, shrink
 from djbuild.build import BuildError, build_project
 from djbuild.deploy import deploy_dist
 from djbuild.host import LocalHost
@@ -86,10 +87,11 @@ def test_bytecode_comes_from_the_cache_when_the_source_is_unchanged(
     root = _project(make_project, uuid.uuid4().hex)
     build_project(root, tmp_path / "first")
 
-    def no_pyodide(sources: dict[str, bytes]) -> dict[str, bytes]:
-        raise AssertionError(f"compiled again: {sorted(sources)}")
+    class NoPyodide:
+        def __init__(self) -> None:
+            raise AssertionError("Pyodide started for sources whose bytecode is cached")
 
-    monkeypatch.setattr(bytecode, "_compile_in_pyodide", no_pyodide)
+    monkeypatch.setattr(bytecode, "Compiler", NoPyodide)
     build_project(root, tmp_path / "second")
     first, second = tmp_path / "first" / "src", tmp_path / "second" / "src"
     for pyc in first.rglob("*.pyc"):
@@ -137,3 +139,133 @@ def test_all_ships_the_vendored_packages_as_bytecode_too(
     with LocalHost(out, in_memory=True) as host:
         with urllib.request.urlopen(host.url + "/api/where", timeout=30) as response:
             assert response.status == 200
+
+
+class _Recorder(bytecode.Compiler):
+    """The real compiler, noting when it starts and what it compiles."""
+
+    events: list[str]
+
+    def __init__(self) -> None:
+        self.events.append("compiler started")
+        super().__init__()
+
+    def compile(self, sources: dict[str, bytes]) -> dict[str, bytes]:
+        self.events.append(f"compiled {len(sources)}")
+        return super().compile(sources)
+
+
+def _record(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The order in which the build starts a compiler, walks the imports and compiles."""
+    from djbuild import build
+
+    events: list[str] = []
+    monkeypatch.setattr(_Recorder, "events", events, raising=False)
+    monkeypatch.setattr(bytecode, "Compiler", _Recorder)
+    walk = build.analyse
+
+    def recorded_walk(*args: object, **kwargs: object) -> object:
+        events.append("import walk")
+        return walk(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(build, "analyse", recorded_walk)
+    return events
+
+
+def test_pyodide_starts_before_the_import_walk_when_bytecode_is_missing(
+    make_project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = _record(monkeypatch)
+    root = _project(make_project, uuid.uuid4().hex)
+    build_project(root, tmp_path / "dist")
+    # one compiler, started before the walk, compiles what the write asks for
+    assert events[:2] == ["compiler started", "import walk"]
+    assert events.count("compiler started") == 1 and events[-1].startswith("compiled ")
+    assert (tmp_path / "dist" / "src" / "webapp" / "where.pyc").is_file()
+
+
+def test_builds_that_need_no_compiling_start_no_pyodide(
+    make_project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _project(make_project, uuid.uuid4().hex)
+    build_project(root, tmp_path / "first")
+    events = _record(monkeypatch)
+    build_project(root, tmp_path / "second")  # every module's bytecode is cached
+    build_project(root, tmp_path / "off", bytecode="off")
+    build_project(root, write=False)  # a check writes nothing
+    edited = _project(make_project, uuid.uuid4().hex)
+    build_project(edited, tmp_path / "dev", compile_bytecode=False)  # a dev rebuild
+    assert "compiler started" not in events
+    assert events.count("import walk") >= 3  # the builds did run
+
+
+def test_a_compiler_started_early_and_not_used_is_stopped(
+    make_project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[bytecode.Compiler] = []
+    early = bytecode.early_compiler
+
+    def keep(*args: object) -> bytecode.Compiler | None:
+        compiler = early(*args)  # type: ignore[arg-type]
+        started.extend([compiler] if compiler else [])
+        return compiler
+
+    from djbuild import build
+
+    monkeypatch.setattr(build, "early_compiler", keep)
+    root = _project(make_project, uuid.uuid4().hex)
+    (root / "webapp" / "main.py").write_text(
+        APP + "\n@router.get('/where')\nasync def again(c: Context) -> dict:\n    return {}\n"
+    )
+    with pytest.raises(BuildError, match="route declarations"):
+        build_project(root, tmp_path / "dist")
+    assert len(started) == 1
+    assert started[0]._proc.poll() == 0  # ended at once: it was given nothing to compile
+    assert not started[0]._work.exists()
+
+
+def test_a_compile_error_names_the_module_and_spares_guesses_not_asked_for(
+    tmp_path: Path,
+) -> None:
+    good = {"src/webapp/good.py": b"X = 1\n"}
+    bad = b"X = 1\ndef f(:\n"
+    shrink.shrink_cached(bad, tmp_path)  # its "shrunk" form is ready: handed over at once
+    compiler = bytecode.Compiler()
+    compiler.feed_when_shrunk([("src/webapp/bad.py", bad)], tmp_path)
+    for _ in range(500):
+        if compiler._sent:
+            break
+        threading.Event().wait(0.01)
+    assert compiler._sent  # the guess went to Pyodide ahead of the build's request
+    assert compiler.compile(good) == bytecode.Compiler().compile(good)
+    with pytest.raises(bytecode.BytecodeError) as caught:
+        bytecode.Compiler().compile({**good, "src/webapp/bad.py": bad})
+    assert "/session/metadata/webapp/bad.py, line 2" in str(caught.value)
+    assert "SyntaxError" in str(caught.value)
+
+
+def test_a_pyodide_that_does_not_start_fails_the_build_with_a_clear_error(
+    make_project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from djbuild import toolchain
+
+    empty = tmp_path / "npm" / "node_modules"
+    empty.mkdir(parents=True)
+    monkeypatch.setattr(toolchain, "ensure_node_modules", lambda: empty)
+    with pytest.raises(BuildError, match="Pyodide did not start to compile bytecode") as caught:
+        build_project(_project(make_project, uuid.uuid4().hex), tmp_path / "dist")
+    assert "pyodide.mjs" in caught.value.summary  # what is missing
+    assert not (tmp_path / "dist").exists()
+
+
+def test_a_snapshot_that_does_not_load_is_made_again_and_the_bytecode_is_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = {"src/webapp/where.py": b'S = {"a", "b", "c"}\ndef f(x):\n    return x in S\n'}
+    expected = bytecode.Compiler().compile(source)  # from the shared snapshot
+    snapshot = tmp_path / "pyodide-compiler.snapshot"
+    snapshot.write_bytes(b"not a snapshot" * 100)
+    monkeypatch.setattr(bytecode, "snapshot_path", lambda node_modules: snapshot)
+    assert bytecode.Compiler().compile(source) == expected  # booted from scratch
+    assert snapshot.stat().st_size > 1_000_000  # a real one now
+    assert bytecode.Compiler().compile(source) == expected  # restored from it
