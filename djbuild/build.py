@@ -23,7 +23,7 @@ from . import buildcache, vendor
 from . import config as config_mod
 from .analysis.cache import SplitScanCache
 from .analysis.graph import Closure, Finding, Module, walk
-from .bytecode import BytecodeError, Compiler, compile_sources, early_compiler
+from .bytecode import BytecodeError, Compiler, EarlyCompiler, compile_sources
 from .manifest import FileEntry, Manifest, origin_of
 from .shrink import prefetch, shrink_cached, wait_for_prefetch
 from .walkcache import ListingResolver, Listings, scan_cache
@@ -139,21 +139,20 @@ def build_project(
     `compile_bytecode=False` ships a module whose bytecode is not cached yet as source
     (`djbuild dev`: a rebuild does not wait for Pyodide; see djbuild.bytecode).
     """
-    early: list[Compiler] = []  # the bytecode compiler started ahead of the write, if any
+    early = EarlyCompiler()  # the bytecode compiler started ahead of the write, if any
     try:
         return _build_project(
             root, out_dir, early, app=app, write=write, openapi=openapi, measure=measure,
             compile_bytecode=compile_bytecode, bytecode=bytecode,
         )  # fmt: skip
     finally:
-        for compiler in early:
-            compiler.close()  # unused (the build failed first, or found it all cached)
+        early.close()
 
 
 def _build_project(
     root: Path,
     out_dir: Path | None,
-    early: list[Compiler],
+    early: EarlyCompiler,
     *,
     app: str | None,
     write: bool,
@@ -190,6 +189,9 @@ def _build_project(
         if hit is not None:
             return hit
     t = time.perf_counter()
+    compiling = out is not None and compile_bytecode and cfg.bytecode != "off"
+    if compiling:
+        early.start_if_cold()
     from .checks import check_routes
     from .openapi import build_document
     from .render import entry_module
@@ -199,10 +201,8 @@ def _build_project(
     # the checks, the import walk and the OpenAPI document are done here
     sources = _loaded_sources(cfg.root, loaded)
     prefetch(sources, vendor.cache_root() / "shrink")
-    if out is not None and compile_bytecode and cfg.bytecode != "off":
-        # and Pyodide boots for the bytecode, if some of the project's is not cached yet
-        compiler = early_compiler(cfg.root, sources, vendor.cache_root() / "shrink")
-        early += [compiler] if compiler else []
+    if compiling:  # and Pyodide compiles those whose bytecode is not cached, as they come
+        early.start_if_missing(cfg.root, sources, vendor.cache_root() / "shrink")
     problems = check_routes(the_app)
     if problems:
         raise BuildError(
@@ -243,7 +243,7 @@ def _build_project(
             entry_source,
             doc,
             compile_bytecode=compile_bytecode,
-            compiler=early[0] if early else None,
+            compiler=early.compiler,
         )
         wait_for_prefetch()  # finished by now: reap them
         t = lap("write", t)

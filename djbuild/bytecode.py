@@ -102,33 +102,60 @@ def compile_sources(
     return out
 
 
-def early_compiler(root: Path, paths: list[Path], shrink_cache: Path) -> Compiler | None:
-    """A `Compiler` started now if a project source file in `paths` (under `root`) has no
-    bytecode cached yet, else None: Pyodide boots while the build goes on, and each such file
-    is handed to it as soon as its shrunk form reaches `shrink_cache` (the build's prefetch
-    workers put it there), so most of the compiling is done by the time the build asks.
+class EarlyCompiler:
+    """The `Compiler` a build starts ahead of its write when it will need one, so Pyodide
+    boots (and compiles) while the build imports the app, checks it and walks its imports."""
 
-    A guess made before the build knows what it ships: what it asks for is compiled then if
-    the guess missed it. A compiler that cannot start is left to the write, which says why."""
-    pending: list[tuple[str, bytes]] = []
-    base = Path(os.path.realpath(root))
-    for path in paths:
+    def __init__(self) -> None:
+        self.compiler: Compiler | None = None
+
+    def start_if_cold(self) -> None:
+        """Start now (before the app is even imported) if no project bytecode is cached at
+        all: a fresh cache, so the build will compile whatever the project holds."""
+        folder = vendor.cache_root() / "bytecode"
         try:
-            data = path.read_bytes()
-            rel = "src/" + Path(os.path.realpath(path)).relative_to(base).as_posix()
-        except (OSError, ValueError):
-            continue
-        shrunk = shrink.cached(data, shrink_cache)
-        if shrunk is None or not _cached_path(rel, shrunk).exists():
-            pending.append((rel, data))
-    if not pending:
-        return None
-    try:
-        compiler = Compiler()
-    except (BytecodeError, toolchain.ToolchainError):
-        return None
-    compiler.feed_when_shrunk(pending, shrink_cache)
-    return compiler
+            with os.scandir(folder) as entries:
+                if any(entry.name.endswith(".pyc") for entry in entries):
+                    return
+        except OSError:
+            pass  # no folder yet
+        self._start()
+
+    def start_if_missing(self, root: Path, paths: list[Path], shrink_cache: Path) -> None:
+        """Start (unless started) if a project source file in `paths` (under `root`) has no
+        bytecode cached yet, and hand each such file over as soon as its shrunk form reaches
+        `shrink_cache` (the build's prefetch workers put it there), so most of the compiling
+        is done by the time the build asks.
+
+        A guess made before the build knows what it ships: what it asks for and was not
+        handed over is compiled then."""
+        pending: list[tuple[str, bytes]] = []
+        base = Path(os.path.realpath(root))
+        for path in paths:
+            try:
+                data = path.read_bytes()
+                rel = "src/" + Path(os.path.realpath(path)).relative_to(base).as_posix()
+            except (OSError, ValueError):
+                continue
+            shrunk = shrink.cached(data, shrink_cache)
+            if shrunk is None or not _cached_path(rel, shrunk).exists():
+                pending.append((rel, data))
+        if pending and self.compiler is None:
+            self._start()
+        if pending and self.compiler is not None:
+            self.compiler.feed_when_shrunk(pending, shrink_cache)
+
+    def _start(self) -> None:
+        try:
+            self.compiler = Compiler()
+        except (BytecodeError, toolchain.ToolchainError):
+            pass  # left to the write, which says why
+
+    def close(self) -> None:
+        """Stop the compiler if the build did not use it (it failed first, or found all of
+        its bytecode cached)."""
+        if self.compiler is not None:
+            self.compiler.close()
 
 
 def _cached_path(rel: str, source: bytes) -> Path:

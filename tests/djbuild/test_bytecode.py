@@ -7,6 +7,7 @@ import threading
 import urllib.request
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -145,9 +146,11 @@ class _Recorder(bytecode.Compiler):
     """The real compiler, noting when it starts and what it compiles."""
 
     events: list[str]
+    started: list[bytecode.Compiler]
 
     def __init__(self) -> None:
         self.events.append("compiler started")
+        self.started.append(self)
         super().__init__()
 
     def compile(self, sources: dict[str, bytes]) -> dict[str, bytes]:
@@ -155,33 +158,57 @@ class _Recorder(bytecode.Compiler):
         return super().compile(sources)
 
 
-def _record(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The order in which the build starts a compiler, walks the imports and compiles."""
+def _record(monkeypatch: pytest.MonkeyPatch) -> tuple[list[str], list[bytecode.Compiler]]:
+    """The order in which the build starts a compiler, imports the app, walks its imports
+    and compiles; and the compilers started."""
     from djbuild import build
 
     events: list[str] = []
+    started: list[bytecode.Compiler] = []
     monkeypatch.setattr(_Recorder, "events", events, raising=False)
+    monkeypatch.setattr(_Recorder, "started", started, raising=False)
     monkeypatch.setattr(bytecode, "Compiler", _Recorder)
-    walk = build.analyse
+    for step, name in (("load_app", "app imported"), ("analyse", "import walk")):
+        real = getattr(build, step)
 
-    def recorded_walk(*args: object, **kwargs: object) -> object:
-        events.append("import walk")
-        return walk(*args, **kwargs)  # type: ignore[arg-type]
+        def recorded(*args: object, _real: Any = real, _name: str = name) -> object:
+            events.append(_name)
+            return _real(*args)
 
-    monkeypatch.setattr(build, "analyse", recorded_walk)
-    return events
+        monkeypatch.setattr(build, step, recorded)
+    return events, started
 
 
 def test_pyodide_starts_before_the_import_walk_when_bytecode_is_missing(
     make_project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    events = _record(monkeypatch)
+    events, _ = _record(monkeypatch)
     root = _project(make_project, uuid.uuid4().hex)
     build_project(root, tmp_path / "dist")
-    # one compiler, started before the walk, compiles what the write asks for
-    assert events[:2] == ["compiler started", "import walk"]
+    # one compiler, started before the walk (once the app's modules are known, or before the
+    # app is imported when the cache holds no bytecode yet), compiles what the write asks for
+    assert events.index("compiler started") < events.index("import walk")
     assert events.count("compiler started") == 1 and events[-1].startswith("compiled ")
     assert (tmp_path / "dist" / "src" / "webapp" / "where.pyc").is_file()
+
+
+def test_with_a_fresh_cache_pyodide_starts_before_the_app_is_imported(
+    make_project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from djbuild import toolchain, vendor
+
+    real = vendor.cache_root()
+    cache = tmp_path / "cache"  # the vendored and npm packages only, as bench/build.py's cold
+    cache.mkdir()
+    (cache / "vendor").symlink_to(real / "vendor")
+    (cache / toolchain.node_packages_dir().name).symlink_to(toolchain.node_packages_dir())
+    monkeypatch.setenv("DJBUILD_CACHE", str(cache))
+    events, _ = _record(monkeypatch)
+    build_project(_project(make_project, "fresh"), tmp_path / "dist")
+    assert events[:3] == ["compiler started", "app imported", "import walk"]
+    assert events.count("compiler started") == 1 and events[-1].startswith("compiled ")
+    assert (tmp_path / "dist" / "src" / "webapp" / "where.pyc").is_file()
+    assert list((cache / "bytecode").glob("*.pyc"))  # the project's, cached for next time
 
 
 def test_builds_that_need_no_compiling_start_no_pyodide(
@@ -189,7 +216,7 @@ def test_builds_that_need_no_compiling_start_no_pyodide(
 ) -> None:
     root = _project(make_project, uuid.uuid4().hex)
     build_project(root, tmp_path / "first")
-    events = _record(monkeypatch)
+    events, _ = _record(monkeypatch)
     build_project(root, tmp_path / "second")  # every module's bytecode is cached
     build_project(root, tmp_path / "off", bytecode="off")
     build_project(root, write=False)  # a check writes nothing
@@ -202,26 +229,16 @@ def test_builds_that_need_no_compiling_start_no_pyodide(
 def test_a_compiler_started_early_and_not_used_is_stopped(
     make_project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    started: list[bytecode.Compiler] = []
-    early = bytecode.early_compiler
-
-    def keep(*args: object) -> bytecode.Compiler | None:
-        compiler = early(*args)  # type: ignore[arg-type]
-        started.extend([compiler] if compiler else [])
-        return compiler
-
-    from djbuild import build
-
-    monkeypatch.setattr(build, "early_compiler", keep)
+    events, started = _record(monkeypatch)
     root = _project(make_project, uuid.uuid4().hex)
-    (root / "webapp" / "main.py").write_text(
-        APP + "\n@router.get('/where')\nasync def again(c: Context) -> dict:\n    return {}\n"
-    )
+    duplicate = "\n@router.get('/where')\nasync def again(c: Context) -> dict:\n    return {}\n"
+    (root / "webapp" / "main.py").write_text(APP + duplicate)
     with pytest.raises(BuildError, match="route declarations"):
         build_project(root, tmp_path / "dist")
-    assert len(started) == 1
-    assert started[0]._proc.poll() == 0  # ended at once: it was given nothing to compile
-    assert not started[0]._work.exists()
+    assert sorted(events) == ["app imported", "compiler started"]
+    [compiler] = started
+    assert compiler._proc.poll() == 0  # ended at once: it was given nothing to compile
+    assert not compiler._work.exists()
 
 
 def test_a_compile_error_names_the_module_and_spares_guesses_not_asked_for(
