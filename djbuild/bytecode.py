@@ -129,7 +129,7 @@ class EarlyCompiler:
 
         A guess made before the build knows what it ships: what it asks for and was not
         handed over is compiled then."""
-        pending: list[tuple[str, bytes]] = []
+        pending: list[tuple[str, Path]] = []  # dist path, where its shrunk form will be
         base = Path(os.path.realpath(root))
         for path in paths:
             try:
@@ -137,13 +137,14 @@ class EarlyCompiler:
                 rel = "src/" + Path(os.path.realpath(path)).relative_to(base).as_posix()
             except (OSError, ValueError):
                 continue
-            shrunk = shrink.cached(data, shrink_cache)
+            shrunk_file = shrink.cache_file(data, shrink_cache)
+            shrunk = _read(shrunk_file)
             if shrunk is None or not _cached_path(rel, shrunk).exists():
-                pending.append((rel, data))
+                pending.append((rel, shrunk_file))
         if pending and self.compiler is None:
             self._start()
         if pending and self.compiler is not None:
-            self.compiler.feed_when_shrunk(pending, shrink_cache)
+            self.compiler.feed_when_shrunk(pending)
 
     def _start(self) -> None:
         try:
@@ -156,6 +157,13 @@ class EarlyCompiler:
         its bytecode cached)."""
         if self.compiler is not None:
             self.compiler.close()
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
 
 
 def _cached_path(rel: str, source: bytes) -> Path:
@@ -219,20 +227,20 @@ class Compiler:
                 self._proc.stdin.flush()
         return names
 
-    def feed_when_shrunk(self, pending: list[tuple[str, bytes]], shrink_cache: Path) -> None:
-        """In a background thread, hand over each (dist path, file bytes) in `pending` once
-        the shrink cache holds its shrunk form (what the build will compile), until all are
-        sent or `compile`/`close` is called."""
+    def feed_when_shrunk(self, pending: list[tuple[str, Path]]) -> None:
+        """In a background thread, hand over each dist path in `pending` once its shrunk
+        form (what the build will compile) is in the file named beside it, until all are sent
+        or `compile`/`close` is called."""
 
         def feed() -> None:
             left = list(pending)
             while left and not self._stop.is_set():
                 ready: dict[str, bytes] = {}
                 waiting = []
-                for rel, data in left:
-                    shrunk = shrink.cached(data, shrink_cache)
+                for rel, shrunk_file in left:
+                    shrunk = _read(shrunk_file)
                     if shrunk is None:
-                        waiting.append((rel, data))
+                        waiting.append((rel, shrunk_file))
                     elif not _cached_path(rel, shrunk).exists():
                         ready[rel] = shrunk
                 left = waiting

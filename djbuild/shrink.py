@@ -226,13 +226,10 @@ def shrink_cached(data: bytes, cache: Path | None) -> bytes:
     return out
 
 
-def cached(data: bytes, cache: Path) -> bytes | None:
-    """The shrunk form of file bytes `data` if `cache` holds it already, else None."""
+def cache_file(data: bytes, cache: Path) -> Path:
+    """Where `cache` keeps the shrunk form of file bytes `data` (once made)."""
     key = _key(data)
-    try:
-        return (cache / key[:2] / key[2:]).read_bytes()
-    except OSError:
-        return None
+    return cache / key[:2] / key[2:]
 
 
 def _store(cache: Path, data: bytes, out: bytes) -> None:

@@ -248,7 +248,7 @@ def test_a_compile_error_names_the_module_and_spares_guesses_not_asked_for(
     bad = b"X = 1\ndef f(:\n"
     shrink.shrink_cached(bad, tmp_path)  # its "shrunk" form is ready: handed over at once
     compiler = bytecode.Compiler()
-    compiler.feed_when_shrunk([("src/webapp/bad.py", bad)], tmp_path)
+    compiler.feed_when_shrunk([("src/webapp/bad.py", shrink.cache_file(bad, tmp_path))])
     for _ in range(500):
         if compiler._sent:
             break
