@@ -56,9 +56,23 @@ def shown_path(rel: str) -> str:
 
 
 def _key(source: bytes, shown: str) -> str:
-    digest = hashlib.sha256(f"{toolchain.lockfile_key()}\0{shown}\0".encode())
+    digest = hashlib.sha256(f"{_lockfile_key()}\0{shown}\0".encode())
     digest.update(source)
     return digest.hexdigest()
+
+
+_LOCKFILE_KEYS: dict[tuple[int, ...], str] = {}
+
+
+def _lockfile_key() -> str:
+    """toolchain.lockfile_key(), hashed again only when the npm files change (a build asks
+    once per module: reading and hashing the lockfile each time cost 30 ms a build)."""
+    stats = [p.stat() for p in (toolchain.PACKAGE_JSON, toolchain.PACKAGE_LOCK)]
+    state = tuple(n for st in stats for n in (st.st_mtime_ns, st.st_size, st.st_ino))
+    if state not in _LOCKFILE_KEYS:
+        _LOCKFILE_KEYS.clear()
+        _LOCKFILE_KEYS[state] = toolchain.lockfile_key()
+    return _LOCKFILE_KEYS[state]
 
 
 def _cache_dir(rel: str) -> Path:
