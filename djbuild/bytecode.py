@@ -161,6 +161,8 @@ class EarlyCompiler:
             self.compiler.feed_when_shrunk(pending)
 
     def _start(self) -> None:
+        if not (toolchain.node_packages_dir() / "node_modules").is_dir():
+            return  # npm packages not installed yet: the write installs them, after the checks
         try:
             self.compiler = Compiler()
         except (BytecodeError, toolchain.ToolchainError):
