@@ -4,7 +4,9 @@ Each figure is the median of N runs (default 5), each run a fresh process:
 
   warm build   `djbuild build` again with nothing changed (verify dist/ and reuse it)
   cold build   a fresh output folder and a cache that holds only the vendored packages and the
-               npm packages (no build records, no scan cache, no shrunk project sources)
+               npm packages (no build records, no scan cache, no shrunk project sources, no
+               project bytecode; the npm packages' folder keeps the Pyodide snapshot the
+               bytecode compiler boots from, made once per npm install)
   first build  a fresh output folder, every cache warm but no build record for it
   check        `djbuild check` with nothing changed, and after editing one route module
   dev rebuild  `djbuild dev` on a temp copy of the project: from saving an edited route

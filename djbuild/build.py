@@ -23,7 +23,7 @@ from . import buildcache, vendor
 from . import config as config_mod
 from .analysis.cache import SplitScanCache
 from .analysis.graph import Closure, Finding, Module, walk
-from .bytecode import BytecodeError, compile_sources
+from .bytecode import BytecodeError, Compiler, EarlyCompiler, compile_sources
 from .manifest import FileEntry, Manifest, origin_of
 from .shrink import prefetch, shrink_cached, wait_for_prefetch
 from .walkcache import ListingResolver, Listings, scan_cache
@@ -139,6 +139,28 @@ def build_project(
     `compile_bytecode=False` ships a module whose bytecode is not cached yet as source
     (`djbuild dev`: a rebuild does not wait for Pyodide; see djbuild.bytecode).
     """
+    early = EarlyCompiler()  # the bytecode compiler started ahead of the write, if any
+    try:
+        return _build_project(
+            root, out_dir, early, app=app, write=write, openapi=openapi, measure=measure,
+            compile_bytecode=compile_bytecode, bytecode=bytecode,
+        )  # fmt: skip
+    finally:
+        early.close()
+
+
+def _build_project(
+    root: Path,
+    out_dir: Path | None,
+    early: EarlyCompiler,
+    *,
+    app: str | None,
+    write: bool,
+    openapi: bool,
+    measure: bool,
+    compile_bytecode: bool,
+    bytecode: str | None,
+) -> BuildResult:
     started = time.perf_counter()
     timings: dict[str, float] = {}
 
@@ -167,6 +189,9 @@ def build_project(
         if hit is not None:
             return hit
     t = time.perf_counter()
+    compiling = out is not None and compile_bytecode and cfg.bytecode != "off"
+    if compiling:
+        early.start_if_cold()
     from .checks import check_routes
     from .openapi import build_document
     from .render import entry_module
@@ -174,7 +199,10 @@ def build_project(
     the_app = load_app(cfg)
     # a cold build: the sources the app loaded start shrinking in worker processes now, while
     # the checks, the import walk and the OpenAPI document are done here
-    prefetch(_loaded_sources(cfg.root, loaded), vendor.cache_root() / "shrink")
+    sources = _loaded_sources(cfg.root, loaded)
+    prefetch(sources, vendor.cache_root() / "shrink")
+    if compiling:  # and Pyodide compiles those whose bytecode is not cached, as they come
+        early.start_if_missing(cfg.root, sources, vendor.cache_root() / "shrink")
     problems = check_routes(the_app)
     if problems:
         raise BuildError(
@@ -208,7 +236,14 @@ def build_project(
     size_rows = None
     if out is not None:
         manifest = _write_dist(
-            cfg, out, closure, vendored, entry_source, doc, compile_bytecode=compile_bytecode
+            cfg,
+            out,
+            closure,
+            vendored,
+            entry_source,
+            doc,
+            compile_bytecode=compile_bytecode,
+            compiler=early.compiler,
         )
         wait_for_prefetch()  # finished by now: reap them
         t = lap("write", t)
@@ -531,6 +566,7 @@ def _write_dist(
     doc: dict[str, Any],
     *,
     compile_bytecode: bool = True,
+    compiler: Compiler | None = None,
 ) -> Manifest:
     _check_out(out, cfg.root)
     final = out
@@ -606,6 +642,7 @@ def _write_dist(
             compiled = compile_sources(
                 {rel: item[0] for rel, item in to_compile.items()},
                 compile_missing=compile_bytecode,
+                compiler=compiler,
             )
         except BytecodeError as exc:
             raise BuildError(str(exc)) from None

@@ -226,6 +226,12 @@ def shrink_cached(data: bytes, cache: Path | None) -> bytes:
     return out
 
 
+def cache_file(data: bytes, cache: Path) -> Path:
+    """Where `cache` keeps the shrunk form of file bytes `data` (once made)."""
+    key = _key(data)
+    return cache / key[:2] / key[2:]
+
+
 def _store(cache: Path, data: bytes, out: bytes) -> None:
     key = _key(data)
     hit = cache / key[:2] / key[2:]

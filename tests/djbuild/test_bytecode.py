@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import threading
 import urllib.request
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from djbuild import bytecode
+from djbuild import bytecode, shrink
 from djbuild.build import BuildError, build_project
 from djbuild.deploy import deploy_dist
 from djbuild.host import LocalHost
@@ -86,10 +88,11 @@ def test_bytecode_comes_from_the_cache_when_the_source_is_unchanged(
     root = _project(make_project, uuid.uuid4().hex)
     build_project(root, tmp_path / "first")
 
-    def no_pyodide(sources: dict[str, bytes]) -> dict[str, bytes]:
-        raise AssertionError(f"compiled again: {sorted(sources)}")
+    class NoPyodide:
+        def __init__(self) -> None:
+            raise AssertionError("Pyodide started for sources whose bytecode is cached")
 
-    monkeypatch.setattr(bytecode, "_compile_in_pyodide", no_pyodide)
+    monkeypatch.setattr(bytecode, "Compiler", NoPyodide)
     build_project(root, tmp_path / "second")
     first, second = tmp_path / "first" / "src", tmp_path / "second" / "src"
     for pyc in first.rglob("*.pyc"):
@@ -137,3 +140,149 @@ def test_all_ships_the_vendored_packages_as_bytecode_too(
     with LocalHost(out, in_memory=True) as host:
         with urllib.request.urlopen(host.url + "/api/where", timeout=30) as response:
             assert response.status == 200
+
+
+class _Recorder(bytecode.Compiler):
+    """The real compiler, noting when it starts and what it compiles."""
+
+    events: list[str]
+    started: list[bytecode.Compiler]
+
+    def __init__(self) -> None:
+        self.events.append("compiler started")
+        self.started.append(self)
+        super().__init__()
+
+    def compile(self, sources: dict[str, bytes]) -> dict[str, bytes]:
+        self.events.append(f"compiled {len(sources)}")
+        return super().compile(sources)
+
+
+def _record(monkeypatch: pytest.MonkeyPatch) -> tuple[list[str], list[bytecode.Compiler]]:
+    """The order in which the build starts a compiler, imports the app, walks its imports
+    and compiles; and the compilers started."""
+    from djbuild import build
+
+    events: list[str] = []
+    started: list[bytecode.Compiler] = []
+    monkeypatch.setattr(_Recorder, "events", events, raising=False)
+    monkeypatch.setattr(_Recorder, "started", started, raising=False)
+    monkeypatch.setattr(bytecode, "Compiler", _Recorder)
+    for step, name in (("load_app", "app imported"), ("analyse", "import walk")):
+        real = getattr(build, step)
+
+        def recorded(*args: object, _real: Any = real, _name: str = name) -> object:
+            events.append(_name)
+            return _real(*args)
+
+        monkeypatch.setattr(build, step, recorded)
+    return events, started
+
+
+def test_pyodide_starts_before_the_import_walk_when_bytecode_is_missing(
+    make_project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events, _ = _record(monkeypatch)
+    root = _project(make_project, uuid.uuid4().hex)
+    build_project(root, tmp_path / "dist")
+    # one compiler, started before the walk (once the app's modules are known, or before the
+    # app is imported when the cache holds no bytecode yet), compiles what the write asks for
+    assert events.index("compiler started") < events.index("import walk")
+    assert events.count("compiler started") == 1 and events[-1].startswith("compiled ")
+    assert (tmp_path / "dist" / "src" / "webapp" / "where.pyc").is_file()
+
+
+def test_with_a_fresh_cache_pyodide_starts_before_the_app_is_imported(
+    make_project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from djbuild import toolchain, vendor
+
+    real = vendor.cache_root()
+    cache = tmp_path / "cache"  # the vendored and npm packages only, as bench/build.py's cold
+    cache.mkdir()
+    (cache / "vendor").symlink_to(real / "vendor")
+    (cache / toolchain.node_packages_dir().name).symlink_to(toolchain.node_packages_dir())
+    monkeypatch.setenv("DJBUILD_CACHE", str(cache))
+    events, _ = _record(monkeypatch)
+    build_project(_project(make_project, "fresh"), tmp_path / "dist")
+    assert events[:3] == ["compiler started", "app imported", "import walk"]
+    assert events.count("compiler started") == 1 and events[-1].startswith("compiled ")
+    assert (tmp_path / "dist" / "src" / "webapp" / "where.pyc").is_file()
+    assert list((cache / "bytecode").glob("*.pyc"))  # the project's, cached for next time
+
+
+def test_builds_that_need_no_compiling_start_no_pyodide(
+    make_project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _project(make_project, uuid.uuid4().hex)
+    build_project(root, tmp_path / "first")
+    events, _ = _record(monkeypatch)
+    build_project(root, tmp_path / "second")  # every module's bytecode is cached
+    build_project(root, tmp_path / "off", bytecode="off")
+    build_project(root, write=False)  # a check writes nothing
+    edited = _project(make_project, uuid.uuid4().hex)
+    build_project(edited, tmp_path / "dev", compile_bytecode=False)  # a dev rebuild
+    assert "compiler started" not in events
+    assert events.count("import walk") >= 3  # the builds did run
+
+
+def test_a_compiler_started_early_and_not_used_is_stopped(
+    make_project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events, started = _record(monkeypatch)
+    root = _project(make_project, uuid.uuid4().hex)
+    duplicate = "\n@router.get('/where')\nasync def again(c: Context) -> dict:\n    return {}\n"
+    (root / "webapp" / "main.py").write_text(APP + duplicate)
+    with pytest.raises(BuildError, match="route declarations"):
+        build_project(root, tmp_path / "dist")
+    assert sorted(events) == ["app imported", "compiler started"]
+    [compiler] = started
+    assert compiler._proc.poll() == 0  # ended at once: it was given nothing to compile
+    assert not compiler._work.exists()
+
+
+def test_a_compile_error_names_the_module_and_spares_guesses_not_asked_for(
+    tmp_path: Path,
+) -> None:
+    good = {"src/webapp/good.py": b"X = 1\n"}
+    bad = b"X = 1\ndef f(:\n"
+    shrink.shrink_cached(bad, tmp_path)  # its "shrunk" form is ready: handed over at once
+    compiler = bytecode.Compiler()
+    compiler.feed_when_shrunk([("src/webapp/bad.py", shrink.cache_file(bad, tmp_path))])
+    for _ in range(500):
+        if compiler._sent:
+            break
+        threading.Event().wait(0.01)
+    assert compiler._sent  # the guess went to Pyodide ahead of the build's request
+    assert compiler.compile(good) == bytecode.Compiler().compile(good)
+    with pytest.raises(bytecode.BytecodeError) as caught:
+        bytecode.Compiler().compile({**good, "src/webapp/bad.py": bad})
+    assert "/session/metadata/webapp/bad.py, line 2" in str(caught.value)
+    assert "SyntaxError" in str(caught.value)
+
+
+def test_a_pyodide_that_does_not_start_fails_the_build_with_a_clear_error(
+    make_project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from djbuild import toolchain
+
+    empty = tmp_path / "npm" / "node_modules"
+    empty.mkdir(parents=True)
+    monkeypatch.setattr(toolchain, "ensure_node_modules", lambda: empty)
+    with pytest.raises(BuildError, match="Pyodide did not start to compile bytecode") as caught:
+        build_project(_project(make_project, uuid.uuid4().hex), tmp_path / "dist")
+    assert "pyodide.mjs" in caught.value.summary  # what is missing
+    assert not (tmp_path / "dist").exists()
+
+
+def test_a_snapshot_that_does_not_load_is_made_again_and_the_bytecode_is_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = {"src/webapp/where.py": b'S = {"a", "b", "c"}\ndef f(x):\n    return x in S\n'}
+    expected = bytecode.Compiler().compile(source)  # from the shared snapshot
+    snapshot = tmp_path / "pyodide-compiler.snapshot"
+    snapshot.write_bytes(b"not a snapshot" * 100)
+    monkeypatch.setattr(bytecode, "snapshot_path", lambda node_modules: snapshot)
+    assert bytecode.Compiler().compile(source) == expected  # booted from scratch
+    assert snapshot.stat().st_size > 1_000_000  # a real one now
+    assert bytecode.Compiler().compile(source) == expected  # restored from it
