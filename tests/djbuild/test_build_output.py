@@ -47,7 +47,7 @@ def test_dist_has_the_deployable_layout(dist: Path) -> None:
 def test_entry_is_a_worker_entrypoint_dispatching_into_the_runtime(dist: Path) -> None:
     entry = (dist / "src" / "entry.py").read_text()
     assert "class Default(WorkerEntrypoint):" in entry
-    assert "async def fetch(self, request):" in entry
+    assert "def fetch(self, request):" in entry
     assert "from routes.app import app" in entry
 
 
