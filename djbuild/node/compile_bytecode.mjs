@@ -80,15 +80,15 @@ try {
   process.exit(3);
 }
 
-pyodide.FS.mkdirTree('/work');
-pyodide.FS.mount(pyodide.FS.filesystems.NODEFS, { root: work }, '/work');
+pyodide.FS.mkdirTree('/jobs');
+pyodide.FS.mount(pyodide.FS.filesystems.NODEFS, { root: work }, '/jobs');
 const compileOne = pyodide.runPython(`
 import py_compile
 
 def compile_one(source, shown):
     py_compile.compile(
-        "/work/" + source,
-        cfile="/work/" + source + "c",
+        "/jobs/" + source,
+        cfile="/jobs/" + source + "c",
         dfile=shown,
         doraise=True,
         invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
