@@ -73,12 +73,16 @@ class Headers:
         self._items.append((name, value))
         self._lower.append(name.lower())
 
-    def add_missing(self, defaults: list[tuple[str, str, str]]) -> None:
-        """Add each `(name, lowercased name, value)` whose name is not present yet."""
+    def add_missing(self, defaults: HeaderDefaults) -> None:
+        """Add each of `defaults` whose name is not present yet."""
         lower = self._lower
-        for name, low, value in defaults:
+        if defaults.names.isdisjoint(lower):  # the usual case: none present, all go in at once
+            self._items.extend(defaults.pairs)
+            lower.extend(defaults.lower)
+            return
+        for pair, low in zip(defaults.pairs, defaults.lower, strict=True):
             if low not in lower:
-                self._items.append((name, value))
+                self._items.append(pair)
                 lower.append(low)
 
     def delete(self, name: str) -> None:
@@ -105,6 +109,18 @@ class Headers:
 
     def __repr__(self) -> str:
         return f"Headers({self._items!r})"
+
+
+class HeaderDefaults:
+    """Headers to add where a header set lacks them, prepared once (names lowercased, and as a
+    set for the all-absent check) so that adding them per response does no string work."""
+
+    __slots__ = ("lower", "names", "pairs")
+
+    def __init__(self, headers: dict[str, str]) -> None:
+        self.pairs = list(headers.items())
+        self.lower = [name.lower() for name in headers]
+        self.names = frozenset(self.lower)
 
 
 # Lowercased names of response headers whose values change with every request (a request id,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from ..context import Context
-from ..http import Response
+from ..http import HeaderDefaults, Response
 
 DEFAULTS: dict[str, str] = {
     "X-Content-Type-Options": "nosniff",
@@ -35,19 +35,11 @@ def security_headers(
             headers.pop(name, None)
         else:
             headers[name] = value
-    triples = [(name, name.lower(), value) for name, value in headers.items()]
-    pairs = [(name, value) for name, _, value in triples]
-    names = frozenset(low for _, low, _ in triples)
-    lows = [low for _, low, _ in triples]
+    defaults = HeaderDefaults(headers)
 
     async def middleware(c: Context, nxt: Callable[[], Awaitable[Response]]) -> Response:
         response = await nxt()
-        got = response.headers
-        if names.isdisjoint(got._lower):  # the usual case: the response set none of them
-            got._items.extend(pairs)
-            got._lower.extend(lows)
-        else:
-            got.add_missing(triples)
+        response.headers.add_missing(defaults)
         return response
 
     return middleware

@@ -16,7 +16,7 @@ from pyodide.ffi import JsException, create_proxy, jsnull, to_js  # type: ignore
 from workers import python_to_rpc  # type: ignore[import-not-found]
 
 from ..eager import run_eagerly
-from ..http import PER_REQUEST_HEADERS, Headers, Request, Response
+from ..http import PER_REQUEST_HEADERS, HeaderDefaults, Headers, Request, Response
 
 
 class WorkersPipeWriter:
@@ -218,7 +218,7 @@ class _JsRequestHeaders(Headers):
         self._load()
         super().add(name, value)
 
-    def add_missing(self, defaults: list[tuple[str, str, str]]) -> None:
+    def add_missing(self, defaults: HeaderDefaults) -> None:
         self._load()
         super().add_missing(defaults)
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from runtime.http import Headers
+from runtime.http import HeaderDefaults, Headers
 
 
 def test_lookups_ignore_case_and_return_the_first_value() -> None:
@@ -30,9 +30,20 @@ def test_delete_then_setdefault_adds_again_and_setdefault_never_overwrites() -> 
 
 def test_add_missing_adds_only_absent_names() -> None:
     h = Headers([("X-Frame-Options", "SAMEORIGIN")])
-    h.add_missing([("X-Frame-Options", "x-frame-options", "DENY"), ("X-A", "x-a", "1")])
+    h.add_missing(HeaderDefaults({"X-Frame-Options": "DENY", "X-A": "1"}))
     assert h.items() == [("X-Frame-Options", "SAMEORIGIN"), ("X-A", "1")]
     assert h.get("x-a") == "1"
+
+
+def test_add_missing_adds_all_defaults_in_order_when_none_is_present() -> None:
+    h = Headers([("Content-Type", "application/json")])
+    h.add_missing(HeaderDefaults({"X-Frame-Options": "DENY", "X-A": "1"}))
+    assert h.items() == [
+        ("Content-Type", "application/json"),
+        ("X-Frame-Options", "DENY"),
+        ("X-A", "1"),
+    ]
+    assert h.get("x-frame-options") == "DENY" and "X-A" in h
 
 
 def test_copies_are_independent_and_from_pairs_uses_given_lists() -> None:
