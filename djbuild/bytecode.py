@@ -41,6 +41,7 @@ from pathlib import Path
 from . import shrink, toolchain, vendor
 
 SCRIPT = Path(__file__).resolve().parent / "node" / "compile_bytecode.mjs"
+SNAPSHOT_SCRIPT = SCRIPT.with_name("pyodide_snapshot.mjs")
 WORKER_ROOT = "/session/metadata"  # where workerd puts the upload's modules
 CACHE_TAG = "cpython-314"  # the Workers' Python the build targets (see djbuild.render)
 
@@ -188,9 +189,9 @@ def _cached_path(rel: str, source: bytes) -> Path:
 
 def snapshot_path(node_modules: Path) -> Path:
     """Where the compile script keeps its Pyodide memory snapshot: beside the npm packages it
-    is made from (their folder is named after the lockfile), named after the script (its boot
-    options are part of the snapshot)."""
-    digest = hashlib.sha256(SCRIPT.read_bytes()).hexdigest()[:12]
+    is made from (their folder is named after the lockfile), named after the scripts that make
+    it (its boot options are part of the snapshot)."""
+    digest = hashlib.sha256(SCRIPT.read_bytes() + SNAPSHOT_SCRIPT.read_bytes()).hexdigest()[:12]
     return node_modules.parent / f"pyodide-compiler-{digest}.snapshot"
 
 

@@ -27,6 +27,8 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
+import { loadFromSnapshot } from '../node/pyodide_snapshot.mjs';
+
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const PY_ROOT = '/session/metadata';
 const PY_MODULES = '/session/python_modules';
@@ -1105,8 +1107,8 @@ function noteMemory(mb, when) {
 // restored from a memory snapshot of that state (workerd starts Python Workers from such a
 // baseline snapshot too), made once per npm install beside the packages. Restoring takes about
 // a tenth of the CPU time of starting afresh (the start compiles Python's start-up modules from
-// source). The worker's import is timed after this, exactly as before. A snapshot that does not
-// load (Pyodide checks its build) is made again; DJBUILD_HOST_SNAPSHOT=0 starts afresh always.
+// source; ../node/pyodide_snapshot.mjs). The worker's import is timed after this, exactly as
+// before. DJBUILD_HOST_SNAPSHOT=0 starts afresh always.
 async function loadBasePyodide(nodeModules, loadPyodide) {
   const options = {
     indexURL: path.join(nodeModules, 'pyodide') + path.sep,
@@ -1115,32 +1117,7 @@ async function loadBasePyodide(nodeModules, loadPyodide) {
   };
   if (process.env.DJBUILD_HOST_SNAPSHOT === '0') return loadPyodide(options);
   const snapshotFile = path.join(path.dirname(nodeModules), 'pyodide-host-base.snapshot');
-  for (let attempt = 0; attempt < 2; attempt += 1) {
-    let snapshot = null;
-    try {
-      snapshot = fs.readFileSync(snapshotFile);
-    } catch {
-      // not made yet
-    }
-    if (snapshot) {
-      try {
-        return await loadPyodide({ ...options, _loadSnapshot: snapshot });
-      } catch (err) {
-        note(`the Pyodide base snapshot did not load (${err?.message ?? err}); making it again`);
-      }
-    }
-    if (attempt > 0) break;
-    try {
-      const maker = await loadPyodide({ ...options, _makeSnapshot: true });
-      const part = `${snapshotFile}.${process.pid}.part`;
-      fs.writeFileSync(part, maker.makeMemorySnapshot());
-      fs.renameSync(part, snapshotFile);
-    } catch (err) {
-      note(`could not make a Pyodide base snapshot (${err?.message ?? err}); starting without one`);
-      break;
-    }
-  }
-  return loadPyodide(options);
+  return loadFromSnapshot(loadPyodide, options, snapshotFile, note);
 }
 
 // A fresh isolate: Pyodide loaded, the worker's files mounted, its entry module imported.

@@ -10,15 +10,14 @@
 // interpreter's cache tag is printed as the last stdout line; when it ends with no job at all
 // (the build needed nothing compiled), the process leaves at once, booted or not.
 //
-// Booting Pyodide from scratch compiles its start-up modules (asyncio, json, re, ... from a
-// zip of sources) inside WebAssembly: seconds of CPU. So the first boot saves a memory
-// snapshot of the fresh interpreter to SNAPSHOT_FILE and later boots restore it (a fraction
-// of a second). A snapshot that does not load (another Pyodide build) is made again.
+// Pyodide starts from a memory snapshot of its start-up kept in SNAPSHOT_FILE
+// (pyodide_snapshot.mjs): a fraction of a second instead of seconds.
 // Exit codes: 0 done, 3 Pyodide did not start (why on stderr).
 
-import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
+
+import { loadFromSnapshot } from './pyodide_snapshot.mjs';
 
 const [nodeModules, snapshotFile, work] = process.argv.slice(2);
 const say = (line) => process.stderr.write(`${line}\n`);
@@ -48,28 +47,7 @@ async function boot() {
     stdout: say,
     stderr: say,
   };
-  let snapshot = null;
-  try {
-    snapshot = fs.readFileSync(snapshotFile);
-  } catch {
-    // no snapshot yet: made below
-  }
-  if (snapshot) {
-    try {
-      return await loadPyodide({ ...options, _loadSnapshot: snapshot });
-    } catch (err) {
-      say(`djbuild: the Pyodide snapshot did not load (${err?.message ?? err}); making it again`);
-    }
-  }
-  const pyodide = await loadPyodide({ ...options, _makeSnapshot: true });
-  try {
-    const part = `${snapshotFile}.${process.pid}.part`;
-    fs.writeFileSync(part, pyodide.makeMemorySnapshot());
-    fs.renameSync(part, snapshotFile);
-  } catch (err) {
-    say(`djbuild: could not save the Pyodide snapshot (${err?.message ?? err})`);
-  }
-  return pyodide;
+  return loadFromSnapshot(loadPyodide, options, snapshotFile, (line) => say(`djbuild: ${line}`));
 }
 
 let pyodide;
