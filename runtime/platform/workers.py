@@ -261,39 +261,48 @@ _undefined = js.undefined
 _NULL_BODY_STATUSES = frozenset((101, 204, 205, 304))
 _PER_REQUEST = PER_REQUEST_HEADERS  # the set itself: middleware adds names while assembling
 
-# JS ResponseInit objects by (status, header pairs), reused across requests: most responses of
-# an app carry one of a few header sets, and building the init is a Python-to-JS conversion of
-# every pair. Headers named in PER_REQUEST_HEADERS (a request id, cookies) stay out of the key
-# and are appended to the JS Response afterwards. Bounded; the oldest entry goes first.
-_INIT_CACHE: dict[tuple[int, tuple[tuple[str, str], ...]], Any] = {}
+# JS ResponseInit objects by (status, header pairs, per-request header names), reused across
+# requests: most responses of an app carry one of a few header sets, and building the init is
+# a Python-to-JS conversion of every pair. A header named in PER_REQUEST_HEADERS (a request id,
+# a cookie) keeps a [name, value] slot at the end of the init's header list, whose value is
+# written per response (one FFI call) before `new Response` copies the list.
+# Bounded; the oldest entry goes first.
+_InitKey = tuple[int, tuple[tuple[str, str], ...], tuple[str, ...]]
+_INIT_CACHE: dict[_InitKey, tuple[Any, list[Any]]] = {}
 _INIT_CACHE_SIZE = 64
 
 
-def _response_init(status: int, pairs: tuple[tuple[str, str], ...]) -> Any:
-    key = (status, pairs)
-    init = _INIT_CACHE.get(key)
-    if init is None:
+def _response_init(key: _InitKey) -> tuple[Any, list[Any]]:
+    entry = _INIT_CACHE.get(key)
+    if entry is None:
         if len(_INIT_CACHE) >= _INIT_CACHE_SIZE:
-            _INIT_CACHE.pop(next(iter(_INIT_CACHE))).destroy()
-        init = to_js(
-            {"status": status, "headers": [list(pair) for pair in pairs]},
-            dict_converter=_object_from_entries,
-        )
-        _INIT_CACHE[key] = init
-    return init
+            del _INIT_CACHE[next(iter(_INIT_CACHE))]  # JS objects: the JS GC frees them
+        status, fixed, varying = key
+        pairs = [list(pair) for pair in fixed] + [[name, ""] for name in varying]
+        init = to_js({"status": status, "headers": pairs}, dict_converter=_object_from_entries)
+        js_pairs = init.headers
+        slots = [js_pairs[len(fixed) + i] for i in range(len(varying))]
+        entry = _INIT_CACHE[key] = (init, slots)
+    return entry
 
 
 def _response_to_js(response: Response) -> Any:
     headers = response.headers
     items, lower = headers._items, headers._lower
     if _PER_REQUEST.isdisjoint(lower):
-        fixed = tuple(items)
-        varying = None
+        key = (response.status, tuple(items), ())
+        values: list[str] = []
     else:
-        fixed = tuple(
-            [pair for pair, low in zip(items, lower, strict=True) if low not in _PER_REQUEST]
-        )
-        varying = [pair for pair, low in zip(items, lower, strict=True) if low in _PER_REQUEST]
+        fixed: list[tuple[str, str]] = []
+        names: list[str] = []
+        values = []
+        for pair, low in zip(items, lower, strict=True):
+            if low in _PER_REQUEST:
+                names.append(pair[0])
+                values.append(pair[1])
+            else:
+                fixed.append(pair)
+        key = (response.status, tuple(fixed), tuple(names))
     body = response.body
     if response.status in _NULL_BODY_STATUSES:
         js_body = _undefined
@@ -301,12 +310,10 @@ def _response_to_js(response: Response) -> Any:
         js_body = to_js(body) if body else _undefined
     else:
         js_body = body  # a JS ReadableStream from a pipe
-    js_response = _JsResponse.new(js_body, _response_init(response.status, fixed))
-    if varying:
-        append = js_response.headers.append
-        for name, value in varying:
-            append(name, value)
-    return js_response
+    init, slots = _response_init(key)
+    for slot, value in zip(slots, values, strict=True):
+        slot[1] = value
+    return _JsResponse.new(js_body, init)  # copies the header list: the slots are free again
 
 
 async def serve(app: Any, request: Any, env: Any, ctx: Any) -> Any:

@@ -15,6 +15,21 @@ def test_health_answers_on_both_paths(dj: DJ) -> None:
         assert r.headers["x-request-id"]
 
 
+def test_every_response_carries_its_own_request_id_once(dj: DJ) -> None:
+    # the Workers adapter reuses one JS ResponseInit per header set and writes the id into it
+    # per response: an id must never carry over to the next response, nor appear twice
+    ids = []
+    for _ in range(3):
+        r = dj.http.get("/api/health")
+        assert len(r.headers.get_list("x-request-id")) == 1
+        ids.append(r.headers["x-request-id"])
+    assert len(set(ids)) == 3
+    echoed = dj.http.get("/api/health", headers={"X-Request-Id": "trace-42"})
+    assert echoed.headers.get_list("x-request-id") == ["trace-42"]
+    after = dj.http.get("/api/health")
+    assert after.headers["x-request-id"] not in {"trace-42", *ids}
+
+
 def test_openapi_document_is_served_and_valid(dj: DJ) -> None:
     r = dj.http.get("/api/openapi.json")
     assert r.status_code == 200
