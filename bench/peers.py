@@ -9,6 +9,10 @@ pydantic model: `message` 1-2000 characters, `mode` a Literal), written as:
 - `hayate`: hayate's current PyPI release, served with `to_workers`;
 - `fastapi`: FastAPI served through the SDK's `asgi` adapter;
 - `runtime`: our runtime (Router + App, no middleware), built by djbuild;
+- `noop`: no framework at all, a `WorkerEntrypoint` whose `fetch` hands back a JS Response made
+  once (after reading a POST's body, as any handler must): the most a Python framework can
+  reach on this host (what it measures is the SDK's conversions around `fetch`, the host's
+  HTTP and the isolate);
 
 plus the DJ API built by djbuild: `GET /api/health` and an authenticated
 `GET /api/spotify/playlists` against the fake Spotify, and (`dj_source`) the same health route
@@ -97,6 +101,38 @@ class Default(WorkerEntrypoint):
         return Response.json({"error": "Not found"}, status=404)
 """
 )
+
+NOOP_ENTRY = """\
+import js
+from pyodide.ffi import to_js
+from workers import WorkerEntrypoint
+
+_made = []
+
+
+def _answer():
+    if not _made:  # made on the first request: nothing JS is built at import
+        body = to_js(b'{"status":"healthy"}')
+        init = to_js(
+            {"status": 200, "headers": [["content-type", "application/json"]]},
+            dict_converter=js.Object.fromEntries,
+        )
+        _made.extend((js.Response, body, init))
+    response, body, init = _made
+    return response.new(body, init)
+
+
+async def _after_body(request):
+    await request.js_object.arrayBuffer()  # a POST handler must at least read the body
+    return _answer()
+
+
+class Default(WorkerEntrypoint):
+    def fetch(self, request):
+        if request.method == "POST":
+            return _after_body(request)
+        return _answer()
+"""
 
 HAYATE_ENTRY = (
     MODEL
@@ -248,6 +284,10 @@ def _sdk_dist(dist: Path, name: str, entry: str, requirements: list[str]) -> dic
 
 def build_bare(dist: Path) -> dict[str, str]:
     return _sdk_dist(dist, "bare", BARE_ENTRY, [_pydantic_pin()])
+
+
+def build_noop(dist: Path) -> dict[str, str]:
+    return _sdk_dist(dist, "noop", NOOP_ENTRY, [_pydantic_pin()])
 
 
 def build_hayate(dist: Path) -> dict[str, str]:
@@ -472,6 +512,7 @@ def main() -> int:
         Worker("hayate", "hayate (to_workers)", build_hayate, PEER_LOADS),
         Worker("fastapi", "FastAPI via workers.asgi", build_fastapi, PEER_LOADS),
         Worker("runtime", "our runtime (Router + App)", build_runtime, PEER_LOADS),
+        Worker("noop", "no framework (the ceiling)", build_noop, PEER_LOADS),
         Worker("dj", "DJ API GET /api/health", build_dj, [Load("GET", "/api/health")], dj_env),
         Worker(
             "dj_source",
@@ -551,6 +592,15 @@ def main() -> int:
     print_table(workers, medians)
     print_ratios("hayate", report["ratio_to_hayate"])
     print_ratios("the bare worker", report["ratio_to_bare"])
+    ceiling = report["ratio_to_hayate"].get("noop", {})
+    reach = ", ".join(
+        f"{k[: -len(' rps')]} {v:.2f}x" for k, v in ceiling.items() if k.endswith(" rps")
+    )
+    if reach:
+        print(
+            f"\nthe ceiling: a worker with no framework at all runs at {reach} hayate's req/s;"
+            " no Python framework on this host can outrun hayate by more than that"
+        )
     print(
         f"\n{args.rounds} interleaved rounds in {report['seconds']:.0f} s; load average "
         f"(1/5/15 min) before and after each round: {' | '.join(loads_seen)}; "
