@@ -198,8 +198,8 @@ class App(Router):
 def _link(
     mw: Middleware, nxt: Callable[[Context], Awaitable[Response]]
 ) -> Callable[[Context], Awaitable[Response]]:
-    async def step(c: Context) -> Response:
-        return await mw(c, partial(nxt, c))
+    def step(c: Context) -> Awaitable[Response]:
+        return mw(c, partial(nxt, c))  # the middleware's own awaitable: no frame of our own
 
     return step
 

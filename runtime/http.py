@@ -47,10 +47,11 @@ class Headers:
         return headers
 
     def get(self, name: str, default: str | None = None) -> str | None:
-        try:
-            return self._items[self._lower.index(name.lower())][1]
-        except ValueError:
-            return default
+        low = name.lower()
+        lower = self._lower
+        if low in lower:  # a miss is common (an optional header): no exception for it
+            return self._items[lower.index(low)][1]
+        return default
 
     def get_all(self, name: str) -> list[str]:
         low = name.lower()
