@@ -1,7 +1,8 @@
-"""The Workers adapter's response headers, through the real host: it caches one JS
-ResponseInit per header set and writes per-request values (request id, cookies) into slots
-of it, so these tests pin that nothing carries over between responses and that the cache
-keeps answering once it is full and evicts."""
+"""The Workers adapter's responses, through the real host. It caches one JS ResponseInit per
+header set and writes per-request values (request id, cookies) into slots of it, and sends
+small UTF-8 bodies across the FFI as strings: these tests pin that nothing carries over
+between responses, that the cache keeps answering once it is full and evicts, and that
+every body arrives byte for byte."""
 
 from __future__ import annotations
 
@@ -44,6 +45,26 @@ async def cookies(c: Context) -> Response:
     response.headers.add("Set-Cookie", f"first={who}-1; Path=/")
     response.headers.add("Set-Cookie", f"second={who}-2; Path=/")
     return response
+
+
+@router.get("/bodies/binary")
+async def binary(c: Context) -> Response:
+    return Response(bytes(range(256)) * 2, media_type="application/octet-stream")
+
+
+@router.get("/bodies/text")
+async def text(c: Context) -> Response:
+    return Response.json({"song": "Håll om mig", "mood": "🎧"})
+
+
+@router.get("/bodies/untyped")
+async def untyped(c: Context) -> Response:
+    return Response(b"no type given")
+
+
+@router.get("/bodies/large")
+async def large(c: Context) -> Response:
+    return Response.text("å" * 40_000)
 
 
 app = App(title="t", version="1")
@@ -95,3 +116,18 @@ def test_per_request_headers_never_carry_over(url: str) -> None:
         plain = client.get("/api/variant/2")
         assert "set-cookie" not in plain.headers
         assert plain.headers["x-request-id"] not in seen_ids | {"trace-7"}
+
+
+def test_bodies_arrive_byte_for_byte_whatever_crosses_to_js(url: str) -> None:
+    # small UTF-8 bodies cross the FFI as JS strings, the rest as bytes: the wire is the same
+    with httpx.Client(base_url=url) as client:
+        binary = client.get("/api/bodies/binary")
+        assert binary.content == bytes(range(256)) * 2
+        assert binary.headers["content-type"] == "application/octet-stream"
+        text = client.get("/api/bodies/text")
+        assert text.content == '{"song":"Håll om mig","mood":"🎧"}'.encode()
+        untyped = client.get("/api/bodies/untyped")
+        assert untyped.content == b"no type given"
+        assert "content-type" not in untyped.headers  # a JS string body would have added one
+        large = client.get("/api/bodies/large")
+        assert large.content == ("å" * 40_000).encode()
