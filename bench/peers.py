@@ -1,6 +1,6 @@
 """Our runtime against its peers, and the DJ API against a bare worker, in one run.
 
-    .venv/bin/python bench/peers.py [--rounds 3] [--requests 2000] [--only bare runtime ...] [--json]
+    .venv/bin/python bench/peers.py [--rounds 3] [--slices 4] [--requests 2000] [--only bare ...] [--json]
 
 The same two routes, `GET /api/health` (JSON) and `POST /api/echo` (a body validated by one
 pydantic model: `message` 1-2000 characters, `mode` a Literal), written as:
@@ -21,10 +21,12 @@ built without bytecode, to show what `[tool.djbuild] bytecode` buys.
 Each worker is a tiny dist/ served by the local host (Node + Pyodide). Peers are vendored for
 Pyodide when the bench runs, the way djbuild vendors (pip for pyemscripten_2026_0_wasm32,
 Python 3.14, into djbuild's cache): nothing fetched is part of the repository. In each of
-`--rounds` rounds every worker is started cold (its import time is measured inside Pyodide),
-then loaded at concurrency 8 and 32 from a separate process (bench/loadgen.py) on the
-loopback address; the order of the workers rotates between rounds, and the table shows
-medians. Ratios compare with hayate and with the bare worker of the same run.
+`--rounds` rounds every worker is started cold (its import time is measured inside Pyodide)
+and all stay up; then each load (GET and POST at concurrency 8 and 32, from a separate
+process, bench/loadgen.py, on the loopback address) runs in `--slices` short turns, the
+workers taking turns slice by slice in a rotating order. The table shows medians of all
+samples; each ratio (to hayate, to the bare worker) is the median of the ratios of samples
+taken seconds apart, which the machine's drifting speed hardly moves.
 """
 
 from __future__ import annotations
@@ -379,28 +381,58 @@ def host_cpu_seconds(pid: int | None) -> float | None:
         return None
 
 
-def run_worker(worker: Worker, requests: int, seconds: float) -> dict[str, Any]:
-    """Start the worker cold, then each load at each concurrency. Beside req/s and latency,
-    each load records the host process's CPU time per request (warm-up included): it does not
-    depend on how the two cores were shared with the load generator, so it is the steadier
-    figure on a busy machine."""
-    assert worker.dist is not None
-    host = LocalHost(worker.dist, in_memory=True, env_file=worker.env_file())
+def run_round(
+    workers: list[Worker],
+    requests: int,
+    seconds: float,
+    slices: int,
+    say: Callable[[str], None],
+    before_load: Callable[[], None],
+) -> dict[str, list[dict[str, Any]]]:
+    """One round: every worker started cold (its import timed inside Pyodide) and given one
+    unmeasured load; then each load at each concurrency runs in `slices` short slices, the
+    workers taking turns slice by slice (the order rotating), so that a figure and the one it
+    is compared with are measured seconds apart. The machine's speed drifts over minutes; a
+    ratio of neighbours hardly sees it. Returns, per worker, one sample per slice (the
+    import time repeated in each).
+
+    Beside req/s and latency, each slice records the host process's CPU time per request
+    (warm-up included): it does not depend on how the two cores were shared with the load
+    generator, so it is the steadier figure on a busy machine."""
+    hosts: dict[str, LocalHost] = {}
+    urls: dict[str, str] = {}
+    samples: dict[str, list[dict[str, Any]]] = {}
     try:
-        url = host.start()
-        result: dict[str, Any] = {"import_ms": host.import_ms}
-        for load in worker.loads:
-            for concurrency in CONCURRENCIES:
-                before = host_cpu_seconds(host.pid)
-                figures = run_load(url, load, concurrency, requests, seconds)
-                after = host_cpu_seconds(host.pid)
-                if before is not None and after is not None:
-                    served = figures["requests"] + WARMUP
-                    figures["cpu_us"] = round((after - before) / served * 1e6, 1)
-                result[f"{load.label} c{concurrency}"] = figures
-        return result
+        for w in workers:
+            assert w.dist is not None
+            hosts[w.name] = LocalHost(w.dist, in_memory=True, env_file=w.env_file())
+            urls[w.name] = hosts[w.name].start()
+            imported = hosts[w.name].import_ms
+            samples[w.name] = [{"import_ms": imported} for _ in range(slices)]
+        for w in workers:  # unmeasured: past the first requests' one-time costs (JIT tiers)
+            for load in w.loads:
+                before_load()
+                run_load(urls[w.name], load, CONCURRENCIES[0], requests, seconds)
+        keys = [(label, c) for label in ("GET", "POST") for c in CONCURRENCIES]
+        for label, concurrency in keys:
+            loaded = [(w, load) for w in workers for load in w.loads if load.label == label]
+            for i in range(slices):
+                turn = loaded[i % len(loaded) :] + loaded[: i % len(loaded)] if loaded else []
+                for w, load in turn:
+                    say(f"  {w.name} {label} c{concurrency} slice {i + 1}/{slices}")
+                    before_load()
+                    pid = hosts[w.name].pid
+                    before = host_cpu_seconds(pid)
+                    figures = run_load(urls[w.name], load, concurrency, requests, seconds)
+                    after = host_cpu_seconds(pid)
+                    if before is not None and after is not None:
+                        served = figures["requests"] + WARMUP
+                        figures["cpu_us"] = round((after - before) / served * 1e6, 1)
+                    samples[w.name][i][f"{label} c{concurrency}"] = figures
+        return samples
     finally:
-        host.stop()
+        for host in hosts.values():
+            host.stop()
 
 
 # -- figures --------------------------------------------------------------------------------
@@ -419,24 +451,38 @@ def median_of(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def ratios(medians: dict[str, dict[str, Any]], base: str) -> dict[str, dict[str, float]]:
-    """Per worker: req/s and p99 against `base` (req/s > 1 and p99 < 1 are better)."""
-    ref = medians.get(base)
-    if ref is None:
+def ratios(samples: dict[str, list[dict[str, Any]]], base: str) -> dict[str, dict[str, float]]:
+    """Per worker: req/s, p99 and CPU per request against `base` (req/s > 1 and the others
+    < 1 are better), each the median of the ratios of samples taken side by side."""
+    ref_samples = samples.get(base)
+    if not ref_samples:
         return {}
+
+    def paired(name: str, key: str, ref_key: str, stat: str) -> float | None:
+        pairs = [
+            (mine[key][stat], ref[ref_key][stat])
+            for mine, ref in zip(samples[name], ref_samples, strict=True)
+            if stat in mine.get(key, {}) and ref.get(ref_key, {}).get(stat)
+        ]
+        if not pairs:
+            return None
+        return round(statistics.median(a / b for a, b in pairs), 2)
+
     out: dict[str, dict[str, float]] = {}
-    for name, m in medians.items():
-        row: dict[str, float] = {"import": round(m["import_ms"] / max(ref["import_ms"], 0.1), 2)}
-        for key, value in m.items():
+    for name, mine in samples.items():
+        imports = [(m["import_ms"], r["import_ms"]) for m, r in zip(mine, ref_samples, strict=True)]
+        row: dict[str, float] = {
+            "import": round(statistics.median(a / max(b, 0.1) for a, b in imports), 2)
+        }
+        for key in mine[0]:
             if key == "import_ms":
                 continue
             # The DJ API's rows compare with the peers' GET (health) figures.
-            ref_key = key if key in ref else "GET " + key.split(" ")[-1]
-            if ref_key in ref and ref[ref_key]["rps"]:
-                row[f"{key} rps"] = round(value["rps"] / ref[ref_key]["rps"], 2)
-                row[f"{key} p99"] = round(value["p99_ms"] / max(ref[ref_key]["p99_ms"], 0.01), 2)
-                if "cpu_us" in value and ref[ref_key].get("cpu_us"):
-                    row[f"{key} cpu"] = round(value["cpu_us"] / ref[ref_key]["cpu_us"], 2)
+            ref_key = key if key in ref_samples[0] else "GET " + key.split(" ")[-1]
+            for stat, suffix in (("rps", "rps"), ("p99_ms", "p99"), ("cpu_us", "cpu")):
+                value = paired(name, key, ref_key, stat)
+                if value is not None:
+                    row[f"{key} {suffix}"] = value
         out[name] = row
     return out
 
@@ -464,7 +510,7 @@ def print_table(workers: list[Worker], medians: dict[str, dict[str, Any]]) -> No
             else:
                 cells.append("–")
         print(f"{w.title:<34} {m['import_ms']:7.0f}ms  " + "  ".join(f"{c:>24}" for c in cells))
-    print("  cells: req/s (p50 / p99 ms), medians of the rounds")
+    print("  cells: req/s (p50 / p99 ms), medians of all slices")
     print(f"\n{'host CPU per request':<34} {'':>9}  " + "  ".join(f"{c:>24}" for c in columns))
     for w in workers:
         m = medians[w.name]
@@ -484,10 +530,43 @@ def print_ratios(title: str, table: dict[str, dict[str, float]]) -> None:
         print(f"  {name:<12} {text}")
 
 
+# The goals this bench was written to check: (worker, base, measure, bound, higher is better).
+TARGETS = [
+    ("dj", "bare", "import", 1.2, False),
+    ("dj", "bare", "GET c8 rps", 0.95, True),
+    ("dj", "bare", "GET c32 rps", 0.95, True),
+    *[("runtime", "hayate", f"{m} c{c} rps", 1.1, True) for m in ("GET", "POST") for c in (8, 32)],
+    *[("runtime", "hayate", f"{m} c{c} p99", 1.0, False) for m in ("GET", "POST") for c in (8, 32)],
+]
+
+
+def target_lines(
+    to_hayate: dict[str, dict[str, float]], to_bare: dict[str, dict[str, float]]
+) -> list[str]:
+    """One line per goal whose figures this run has: the ratio, the bound, met or missed."""
+    lines = []
+    for worker, base, measure, bound, higher in TARGETS:
+        value = (to_bare if base == "bare" else to_hayate).get(worker, {}).get(measure)
+        if value is None:
+            continue
+        met = value >= bound if higher else value <= bound
+        sign = ">=" if higher else "<="
+        lines.append(
+            f"  {worker} {measure} vs {base}: {value:.2f} (goal {sign} {bound:.2f}) "
+            + ("met" if met else "MISSED")
+        )
+    return ["\ngoals:", *lines] if lines else []
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--requests", type=int, default=2000, help="per load (after warm-up)")
+    parser.add_argument(
+        "--requests", type=int, default=2000, help="per load and round (after warm-ups)"
+    )
+    parser.add_argument(
+        "--slices", type=int, default=4, help="each load split in this many interleaved turns"
+    )
     parser.add_argument("--max-seconds", type=float, default=15.0, help="per load")
     parser.add_argument("--only", nargs="+", help="worker names to run (default: all)")
     parser.add_argument("--json", action="store_true", help="print one JSON document only")
@@ -549,17 +628,22 @@ def main() -> int:
             suite = start_all()
             env_path = Path(tmp) / "dj.dev.vars"
             env_path.write_text(suite.dev_vars() + "FRONTEND_URL=http://127.0.0.1:5173\n")
+
+        def fresh_token() -> None:
+            if suite is not None:
+                token[0] = suite.spotify.issue_token()
+
+        per_slice = max(200, args.requests // args.slices)
         try:
             rounds: dict[str, list[dict[str, Any]]] = {w.name: [] for w in workers}
             loads_seen = [load_average()]
             started = time.perf_counter()
             for r in range(args.rounds):
                 order = workers[r % len(workers) :] + workers[: r % len(workers)]
-                for w in order:
-                    if suite is not None:
-                        token[0] = suite.spotify.issue_token()
-                    say(f"round {r + 1}/{args.rounds}: {w.name}")
-                    rounds[w.name].append(run_worker(w, args.requests, args.max_seconds))
+                say(f"round {r + 1}/{args.rounds}: starting {', '.join(w.name for w in order)}")
+                found = run_round(order, per_slice, args.max_seconds, args.slices, say, fresh_token)
+                for name, samples in found.items():
+                    rounds[name].extend(samples)
                 loads_seen.append(load_average())
         finally:
             if suite is not None:
@@ -568,13 +652,14 @@ def main() -> int:
     report = {
         "rounds": args.rounds,
         "requests_per_load": args.requests,
+        "slices": args.slices,
         "load_average": loads_seen,
         "seconds": round(time.perf_counter() - started, 1),
         "versions": {w.name: w.versions for w in workers if w.versions},
         "medians": medians,
-        "ratio_to_hayate": ratios(medians, "hayate"),
-        "ratio_to_bare": ratios(medians, "bare"),
-        "per_round": rounds,
+        "ratio_to_hayate": ratios(rounds, "hayate"),
+        "ratio_to_bare": ratios(rounds, "bare"),
+        "samples": rounds,
     }
     if args.json:
         print(json.dumps(report, indent=1))
@@ -601,8 +686,11 @@ def main() -> int:
             f"\nthe ceiling: a worker with no framework at all runs at {reach} hayate's req/s;"
             " no Python framework on this host can outrun hayate by more than that"
         )
+    for line in target_lines(report["ratio_to_hayate"], report["ratio_to_bare"]):
+        print(line)
     print(
-        f"\n{args.rounds} interleaved rounds in {report['seconds']:.0f} s; load average "
+        f"\n{args.rounds} rounds of {args.slices} interleaved slices in {report['seconds']:.0f} s;"
+        " load average "
         f"(1/5/15 min) before and after each round: {' | '.join(loads_seen)}; "
         f"{os.cpu_count()} CPUs; vendored: {peer_versions}"
     )
