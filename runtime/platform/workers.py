@@ -172,11 +172,13 @@ class _JsRequestHeaders(Headers):
     `Headers` already joins repeated request headers with ", ", as the full conversion does.
     """
 
-    __slots__ = ("_js", "_source")
+    __slots__ = ("_get", "_js", "_loaded", "_source")
 
     def __init__(self, js_request: Any) -> None:
         self._source = js_request  # its `headers` is read across the FFI on first use
         self._js: Any = None
+        self._get: Any = None  # the JS Headers' bound `get`, kept: a lookup is then one call
+        self._loaded = False
 
     def _headers(self) -> Any:
         js = self._js
@@ -185,20 +187,24 @@ class _JsRequestHeaders(Headers):
         return js
 
     def _load(self) -> None:
-        if not hasattr(self, "_items"):
+        if not self._loaded:
             # one FFI call: [name, value] pairs, names lowercased and sorted by the iterator
             entries = _array_from(self._headers()).to_py()
             self._items = [(name, value) for name, value in entries]
             self._lower = [name for name, _ in entries]
+            self._loaded = True
 
     def get(self, name: str, default: str | None = None) -> str | None:
-        if hasattr(self, "_items"):
+        if self._loaded:
             return super().get(name, default)
-        value = self._headers().get(name)
+        get = self._get
+        if get is None:
+            get = self._get = self._headers().get
+        value = get(name)
         return default if value is None or value is jsnull else value
 
     def __contains__(self, name: object) -> bool:
-        if hasattr(self, "_items"):
+        if self._loaded:
             return super().__contains__(name)
         return isinstance(name, str) and bool(self._headers().has(name))
 
