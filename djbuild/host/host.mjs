@@ -1394,6 +1394,16 @@ async function handle(runtime, req, res) {
   if (method !== 'GET' && method !== 'HEAD' && !forbidden) {
     init.body = Readable.toWeb(req);
     init.duplex = 'half';
+    // A body the worker left unread (a 413 answered from Content-Length, say) would stay in
+    // the socket, and the next request on this keep-alive connection would wait behind it
+    // for good. Once the response is sent, the rest is read and dropped, as Node's own server
+    // does with a body nobody consumes; the client finishes its upload and reads the answer.
+    res.once('finish', () => {
+      if (req.complete || req.destroyed) return;
+      req.removeAllListeners('data'); // the web stream's: nothing reads it any more
+      req.on('data', () => {});
+      req.resume();
+    });
   }
   let request;
   try {

@@ -35,6 +35,8 @@ class Default(WorkerEntrypoint):
                 {"hello": "world", "greeting": self.env.GREETING, "secret": self.env.API_TOKEN},
                 headers={"X-Request-Id": "req-hello"},
             )
+        if path == "/api/refuse" and request.method == "POST":
+            return Response.json({"error": "too large"}, status=413)  # the body stays unread
         if path == "/api/echo" and request.method == "POST":
             body = await request.json()
             return Response.json({"echo": body})

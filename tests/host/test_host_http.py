@@ -26,6 +26,25 @@ def raw_get(base_url: str, target: str, headers: str = "") -> tuple[int, bytes]:
     return status, data
 
 
+def read_response(sock: socket.socket) -> bytes:
+    """One HTTP/1.1 response from `sock` (Content-Length or chunked), leaving the rest."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536) or b""
+    head, rest = data.split(b"\r\n\r\n", 1)
+    lines = head.lower().split(b"\r\n")
+    length = next(
+        (int(line.split(b":")[1]) for line in lines if line.startswith(b"content-length:")), None
+    )
+    if length is not None:
+        while len(rest) < length:
+            rest += sock.recv(65536)
+    else:  # chunked
+        while not rest.endswith(b"0\r\n\r\n"):
+            rest += sock.recv(65536)
+    return head + b"\r\n\r\n" + rest
+
+
 def poll_kv(client: httpx.Client, key: str, want: str, timeout: float = 8.0) -> str | None:
     deadline = time.monotonic() + timeout
     value = None
@@ -59,6 +78,25 @@ def test_json_route_sees_vars_and_dev_vars_secrets(client: httpx.Client) -> None
 def test_post_body_reaches_the_worker(client: httpx.Client) -> None:
     resp = client.post("/api/echo", json={"n": [1, 2, 3]})
     assert resp.json() == {"echo": {"n": [1, 2, 3]}}
+
+
+def test_an_unread_request_body_does_not_stall_the_keep_alive_connection(host: LocalHost) -> None:
+    # the worker answers 413 without reading the upload: the rest of it must not block the
+    # next request on the same connection (before the fix this waited until the timeout)
+    parts = urlsplit(host.url)
+    body = b"x" * (4 * 1024 * 1024)
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+        sock.sendall(
+            b"POST /api/refuse HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        refused = read_response(sock)
+        sock.sendall(b"GET /api/hello HTTP/1.1\r\nHost: x\r\n\r\n")
+        answered = read_response(sock)
+    assert refused.startswith(b"HTTP/1.1 413")
+    assert answered.startswith(b"HTTP/1.1 200")
+    assert b'"hello"' in answered
 
 
 def test_request_log_line_has_method_path_status_duration_and_request_id(
