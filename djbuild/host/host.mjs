@@ -523,13 +523,8 @@ class Assets {
   // The file's response, or null when it is gone since the manifest was made (which is then
   // made again on the next lookup).
   async respond(file, request, status = 200) {
-    let stat;
-    try {
-      stat = await fs.promises.stat(file);
-    } catch {
-      this.stamp = null;
-      return null;
-    }
+    const stat = await this.unlessGone(fs.promises.stat(file));
+    if (stat === null) return null;
     const etag = `"${stat.size.toString(16)}-${Math.floor(stat.mtimeMs).toString(16)}"`;
     const headers = new Headers({
       'content-type': CONTENT_TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream',
@@ -541,14 +536,20 @@ class Assets {
     }
     headers.set('content-length', String(stat.size));
     if (request.method === 'HEAD') return new Response(null, { status, headers });
-    let data;
+    const data = await this.unlessGone(fs.promises.readFile(file));
+    if (data === null) return null;
+    return new Response(data, { status, headers });
+  }
+
+  // What `reading` (a stat or a read of a file the manifest named) gives, or null when the
+  // file has gone: the manifest is then made again on the next lookup.
+  async unlessGone(reading) {
     try {
-      data = await fs.promises.readFile(file);
+      return await reading;
     } catch {
       this.stamp = null;
       return null;
     }
-    return new Response(data, { status, headers });
   }
 
   // What Cloudflare serves for a miss when not_found_handling applies, or null.
