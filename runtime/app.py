@@ -53,8 +53,6 @@ class App(Router):
         self._table: RouteTable | None = None
         self._chain: Callable[[Context], Awaitable[Response]] | None = None
         self.logger = ServiceLogger("app")
-        self._env_source: Any = None
-        self._env = Env(None)
 
     # -- assembly ---------------------------------------------------------------------------
     def route(self, prefix: str, router: Router, *, include_in_schema: bool = True) -> App:
@@ -94,12 +92,7 @@ class App(Router):
         if self._table is None or self._chain is None:
             self._freeze()
         assert self._chain is not None
-        if not isinstance(env, Env):
-            # the platform hands over the same env object request after request
-            if env is not self._env_source:
-                self._env_source, self._env = env, Env(env)
-            env = self._env
-        c = Context(request, env, platform, self.logger)
+        c = Context(request, env if isinstance(env, Env) else Env(env), platform, self.logger)
         token = request_context.bind(c)
         try:
             try:
